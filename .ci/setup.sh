@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what the demo and the tests need: Debian's docker-registry and skopeo
+# (if missing) and a virtual environment with signer and its test extras.
+# Sourced by .ci/demo.sh and .ci/test.sh; safe to run again.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+need_apt=()
+command -v docker-registry >/dev/null 2>&1 || need_apt+=(docker-registry)
+command -v skopeo >/dev/null 2>&1 || need_apt+=(skopeo)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]} with apt-get" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+# Debian's package may start a system registry on :5000; nothing here uses it.
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv" >&2
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.signer-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "setup: installing signer and its test extras into .venv" >&2
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+  touch "$stamp"
+fi

@@ -1,0 +1,1 @@
+"""Command-line interface (layer L5): argument parsing, output and exit codes."""

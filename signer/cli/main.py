@@ -1,0 +1,98 @@
+"""The ``signer`` command: dispatch to one sub-command module, print errors, exit.
+
+Each sub-command lives in its own module under :mod:`signer.cli` and exposes
+``add_arguments(parser)`` and ``run(args) -> int``. Only the module of the command
+being run is imported, so start-up stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from typing import Protocol, cast
+
+from signer import __version__
+
+#: command name -> (module, one-line summary)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "push": ("signer.cli.push", "push an OCI layout or image tar to a registry"),
+    "sign": ("signer.cli.sign", "sign images (keyless with Sigstore, or with a key)"),
+    "verify": ("signer.cli.verify", "verify image signatures as cosign verify does"),
+    "verify-blob": ("signer.cli.verify_blob", "verify a file against a Sigstore bundle"),
+    "generate-key-pair": ("signer.cli.generate_key_pair",
+                          "write cosign.key (encrypted) and cosign.pub"),
+}
+
+
+class CommandModule(Protocol):
+    """What a sub-command module provides."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with cosign's usage exit code (2) and a one-line error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"Error: {message}\n")
+        raise SystemExit(2)
+
+
+def _load(name: str) -> CommandModule:
+    return cast(CommandModule, importlib.import_module(COMMANDS[name][0]))
+
+
+def build_parser(selected: str | None) -> argparse.ArgumentParser:
+    """The top-level parser; only ``selected``'s arguments are loaded."""
+    parser = _Parser(prog="signer", description="Sign and verify container images with Sigstore.")
+    parser.add_argument("--version", action="version", version=f"signer {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (_module, summary) in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=summary, description=summary)
+        if name == selected:
+            _load(name).add_arguments(command_parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code; never raises for user errors."""
+    from signer.errors import Error
+
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    selected = next((a for a in args_list if not a.startswith("-")), None)
+    if selected not in COMMANDS:
+        selected = None
+    try:
+        parser = build_parser(selected)
+        args = parser.parse_args(args_list)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return 2
+        return _load(args.command).run(args)
+    except Error as err:
+        sys.stderr.write(f"Error: {err.diagnostics()}\n")
+        return err.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("Error: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:  # a bug: report one line, not a traceback
+        if os.environ.get("SIGNER_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"Error: internal error: {type(exc).__name__}\n"
+            "  hint: this is a bug in signer; rerun with SIGNER_DEBUG=1 for details\n"
+        )
+        return 1
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    raise SystemExit(main())

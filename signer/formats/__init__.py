@@ -1,0 +1,1 @@
+"""Wire formats (layer L2): building and parsing, no I/O."""

@@ -1,0 +1,26 @@
+"""JSON serialised byte-for-byte as Go's ``encoding/json`` writes it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+_GO_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+
+
+def go_json(value: Any, *, sort_keys: bool = False) -> bytes:
+    """Compact JSON with Go's HTML-safe escaping; dict order kept unless ``sort_keys``.
+
+    ``<``, ``>`` and ``&`` only ever occur inside JSON strings, so escaping them in
+    the serialised text is exact.
+    """
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys)
+    for raw, escaped in _GO_ESCAPES.items():
+        text = text.replace(raw, escaped)
+    return text.encode("utf-8")

@@ -1,0 +1,142 @@
+"""One configured HTTP session factory for every network call (layer L3).
+
+Every request gets a timeout; idempotent methods retry with backoff on 429/5xx and
+connection errors, honouring a (capped) ``Retry-After``; POST and PATCH are never
+retried here. Response bodies are read with a size cap. Secrets are redacted from
+any text we turn into an error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from signer import __version__
+from signer.errors import NetworkError, SizeLimitError
+
+#: (connect, read) seconds for every request unless the caller says otherwise.
+DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)
+#: Longest ``Retry-After`` we are willing to wait, in seconds.
+MAX_RETRY_AFTER = 10.0
+USER_AGENT = f"signer/{__version__}"
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+
+
+class _CappedRetry(Retry):
+    """urllib3 Retry whose ``Retry-After`` wait is capped at :data:`MAX_RETRY_AFTER`."""
+
+    def get_retry_after(self, response: Any) -> float | None:
+        value = super().get_retry_after(response)
+        if value is None:
+            return None
+        return min(float(value), MAX_RETRY_AFTER)
+
+
+class _TimeoutAdapter(HTTPAdapter):
+    """An adapter that applies a default timeout to every request."""
+
+    def __init__(self, timeout: tuple[float, float], **kwargs: Any) -> None:
+        self._timeout = timeout
+        super().__init__(**kwargs)
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self._timeout
+        return super().send(request, **kwargs)
+
+
+def new_session(
+    *,
+    retries: int = 3,
+    backoff: float = 0.2,
+    timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    ca_bundle: str | None = None,
+    pool_size: int = 16,
+) -> requests.Session:
+    """A ``requests.Session`` with timeouts, retries, pooling and our User-Agent.
+
+    ``ca_bundle`` is a PEM file of extra trust anchors; TLS is always verified.
+    Proxy and netrc settings from the environment are ignored (``trust_env`` off),
+    so credentials are only ever the ones we attach ourselves.
+    """
+    retry = _CappedRetry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        other=0,
+        allowed_methods=IDEMPOTENT_METHODS,
+        status_forcelist=RETRY_STATUSES,
+        backoff_factor=backoff,
+        backoff_max=5.0,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+        raise_on_redirect=False,
+    )
+    session = requests.Session()
+    session.trust_env = False
+    adapter = _TimeoutAdapter(timeout, max_retries=retry, pool_connections=pool_size,
+                              pool_maxsize=pool_size)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    session.verify = ca_bundle or os.environ.get("SIGNER_CA_BUNDLE") or True
+    return session
+
+
+def read_bounded(response: requests.Response, limit: int, what: str = "response") -> bytes:
+    """Read a (preferably streamed) response body, refusing more than ``limit`` bytes."""
+    declared = response.headers.get("Content-Length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        response.close()
+        raise SizeLimitError(f"{what} is {declared} bytes, over the {limit}-byte limit")
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        for chunk in response.iter_content(chunk_size=65536):
+            total += len(chunk)
+            if total > limit:
+                raise SizeLimitError(f"{what} exceeds the {limit}-byte limit")
+            chunks.append(chunk)
+    except requests.RequestException as exc:
+        raise NetworkError(f"reading {what} failed: {type(exc).__name__}",
+                           hint="the connection was cut; try again") from None
+    finally:
+        response.close()
+    return b"".join(chunks)
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """Replace every non-empty secret in ``text`` with ``***``."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+def describe_exception(exc: requests.RequestException, url: str) -> NetworkError:
+    """Turn a requests exception into a one-line :class:`NetworkError` with a hint."""
+    host = urlsplit(url).netloc
+    if isinstance(exc, requests.exceptions.SSLError):
+        return NetworkError(f"TLS verification failed for {host}",
+                            hint="check the server certificate or pass a CA bundle")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return NetworkError(f"cannot connect to {host}",
+                            hint="check the address and that the service is running")
+    if isinstance(exc, requests.exceptions.Timeout):
+        return NetworkError(f"{host} did not answer in time",
+                            hint="the service is slow or unreachable; try again")
+    return NetworkError(f"request to {host} failed: {type(exc).__name__}")
+
+
+def safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """A copy of ``headers`` fit for logs: authorization values hidden."""
+    hidden = {"authorization", "proxy-authorization", "cookie", "set-cookie"}
+    return {k: ("***" if k.lower() in hidden else v) for k, v in headers.items()}
