@@ -1,0 +1,175 @@
+"""Certificate path validation to a CA of the trusted root (layer L2).
+
+A leaf is accepted when a path leaf -> intermediates -> root exists in which every
+certificate is valid at the given time, each one is signed by the next, every issuer
+is a CA (basicConstraints, keyCertSign, path length), the CA's ``validFor`` window
+contains the time, and the leaf may sign code (KeyUsage digitalSignature, EKU
+codeSigning, where those extensions are present, as Go's x509 treats them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from signer.errors import VerificationError
+from signer.trust import CertificateAuthority, TrustedRoot
+
+_MAX_DEPTH = 8
+_ANY_EKU = x509.ObjectIdentifier("2.5.29.37.0")
+
+
+def _utc(when: datetime) -> datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+
+
+def valid_at(cert: x509.Certificate, at: datetime) -> bool:
+    """True if ``at`` lies within the certificate's notBefore..notAfter (inclusive)."""
+    return cert.not_valid_before_utc <= _utc(at) <= cert.not_valid_after_utc
+
+
+def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
+    if child.issuer != parent.subject:
+        return False
+    try:
+        child.verify_directly_issued_by(parent)
+    except Exception:  # bad signature or unsupported algorithm: not the issuer
+        return False
+    return True
+
+
+def _extension(cert: x509.Certificate, ext_type: type[x509.ExtensionType]) -> object | None:
+    try:
+        return cert.extensions.get_extension_for_class(ext_type).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _can_issue(ca: x509.Certificate, certs_below: int) -> str | None:
+    """None if ``ca`` may issue a path with ``certs_below`` CA certificates under it."""
+    constraints = _extension(ca, x509.BasicConstraints)
+    if not isinstance(constraints, x509.BasicConstraints) or not constraints.ca:
+        return f"issuer {ca.subject.rfc4514_string()} is not a CA"
+    if constraints.path_length is not None and certs_below > constraints.path_length:
+        return f"path length constraint of {ca.subject.rfc4514_string()} exceeded"
+    usage = _extension(ca, x509.KeyUsage)
+    if isinstance(usage, x509.KeyUsage) and not usage.key_cert_sign:
+        return f"issuer {ca.subject.rfc4514_string()} may not sign certificates"
+    return None
+
+
+def _allows_code_signing(cert: x509.Certificate) -> bool:
+    usage = _extension(cert, x509.ExtendedKeyUsage)
+    if not isinstance(usage, x509.ExtendedKeyUsage):
+        return True
+    return ExtendedKeyUsageOID.CODE_SIGNING in usage or _ANY_EKU in usage
+
+
+def check_leaf_usage(leaf: x509.Certificate) -> None:
+    """KeyUsage must include digitalSignature and EKU codeSigning (when present)."""
+    usage = _extension(leaf, x509.KeyUsage)
+    if isinstance(usage, x509.KeyUsage) and not usage.digital_signature:
+        raise VerificationError("certificate chain: the certificate's key usage does not "
+                                "include digitalSignature")
+    if not _allows_code_signing(leaf):
+        raise VerificationError("certificate chain: the certificate's extended key usage "
+                                "does not include codeSigning")
+    constraints = _extension(leaf, x509.BasicConstraints)
+    if isinstance(constraints, x509.BasicConstraints) and constraints.ca:
+        raise VerificationError("certificate chain: the signing certificate is a CA")
+
+
+def _paths(
+    current: x509.Certificate,
+    root: x509.Certificate,
+    pool: Sequence[x509.Certificate],
+    at: datetime,
+    depth: int,
+) -> Iterable[list[x509.Certificate]]:
+    """Every path from ``current`` up to ``root`` through ``pool`` (current excluded)."""
+    if depth > _MAX_DEPTH:
+        return
+    if _issued_by(current, root):
+        yield [root]
+    for candidate in pool:
+        if candidate in (current, root) or not valid_at(candidate, at):
+            continue
+        if not _issued_by(current, candidate):
+            continue
+        rest = [c for c in pool if c != candidate]
+        for tail in _paths(candidate, root, rest, at, depth + 1):
+            yield [candidate, *tail]
+
+
+def _check_path(path: Sequence[x509.Certificate], at: datetime) -> str | None:
+    """Check the CA certificates of ``path`` (leaf first); None if it is acceptable."""
+    for position, ca in enumerate(path[1:], start=1):
+        if not valid_at(ca, at):
+            return (f"CA certificate {ca.subject.rfc4514_string()} is not valid at "
+                    f"{at:%Y-%m-%dT%H:%M:%SZ}")
+        problem = _can_issue(ca, certs_below=position - 1)
+        if problem:
+            return problem
+        if position < len(path) - 1 and not _allows_code_signing(ca):
+            return f"intermediate {ca.subject.rfc4514_string()} does not allow codeSigning"
+    return None
+
+
+def build_path(
+    leaf: x509.Certificate,
+    authority: CertificateAuthority,
+    at: datetime,
+    extra_intermediates: Sequence[x509.Certificate] = (),
+) -> list[x509.Certificate] | None:
+    """A valid path leaf..root under ``authority`` at ``at``, or None."""
+    pool = [*authority.intermediates, *extra_intermediates]
+    for tail in _paths(leaf, authority.root, pool, at, 0):
+        path = [leaf, *tail]
+        if _check_path(path, at) is None:
+            return path
+    return None
+
+
+def verify_certificate_chain(
+    leaf: x509.Certificate,
+    trust: TrustedRoot,
+    at: datetime,
+    extra_intermediates: Sequence[x509.Certificate] = (),
+) -> list[x509.Certificate]:
+    """Validate ``leaf`` to a certificate authority of ``trust`` valid at ``at``.
+
+    Returns the path ``[leaf, intermediates..., root]``. ``extra_intermediates``
+    (e.g. from a chain annotation) may complete a path, but the root must always be
+    one of the trusted root's anchors. Raises :class:`VerificationError` naming the
+    "certificate chain" check.
+    """
+    at = _utc(at)
+    check_leaf_usage(leaf)
+    if not valid_at(leaf, at):
+        raise VerificationError(
+            f"certificate chain: the certificate is not valid at {at:%Y-%m-%dT%H:%M:%SZ} "
+            f"(valid {leaf.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ} to "
+            f"{leaf.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ})")
+    authorities = [a for a in trust.certificate_authorities if a.valid_for.contains(at)]
+    if not trust.certificate_authorities:
+        raise VerificationError("certificate chain: the trusted root has no certificate "
+                                "authorities")
+    for authority in authorities:
+        path = build_path(leaf, authority, at, extra_intermediates)
+        if path is not None:
+            return path
+    raise VerificationError(
+        "certificate chain: no path from the certificate to a trusted certificate authority "
+        f"valid at {at:%Y-%m-%dT%H:%M:%SZ}",
+        hint="the certificate was not issued by a CA of the trusted root "
+             "(check --trusted-root or the CA flags)")
+
+
+def issuer_of(leaf: x509.Certificate, path: Sequence[x509.Certificate]) -> x509.Certificate:
+    """The certificate that issued ``leaf`` in a validated path (for SCT checks)."""
+    if len(path) < 2:
+        raise VerificationError("certificate chain: no issuer in the validated path")
+    return path[1]
