@@ -1,0 +1,40 @@
+"""Clients for the Sigstore services (layer L3): Fulcio and Rekor v1.
+
+They talk HTTP and return parsed models; they decide nothing about trust. The
+signing flow (:mod:`signer.sign`) checks what they return.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+PUBLIC_GOOD_FULCIO_URL = "https://fulcio.sigstore.dev"
+PUBLIC_GOOD_REKOR_URL = "https://rekor.sigstore.dev"
+
+T = TypeVar("T")
+
+
+class TransientServiceError(Exception):
+    """A failure worth trying again (connection error, 429, 5xx); carries the final error."""
+
+    def __init__(self, error: Exception):
+        super().__init__(str(error))
+        self.error = error
+
+
+def with_retries(action: Callable[[], T], *, attempts: int = 3, backoff: float = 0.5,
+                 sleep: Callable[[float], None] = time.sleep) -> T:
+    """Run ``action`` up to ``attempts`` times while it raises :class:`TransientServiceError`.
+
+    The last failure's wrapped error is raised. Waits ``backoff``, 2x, 4x... seconds.
+    """
+    for attempt in range(attempts):
+        try:
+            return action()
+        except TransientServiceError as failure:
+            if attempt == attempts - 1:
+                raise failure.error from None
+            sleep(backoff * (2 ** attempt))
+    raise AssertionError("unreachable")
