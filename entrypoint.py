@@ -1,10 +1,507 @@
-"""The GitHub Action's entry point (filled in by the action work)."""
+"""The GitHub Action's entry point: read the inputs, push, sign, verify, report.
+
+``action.yml`` runs this file with the inputs in ``INPUT_*`` environment variables
+(never interpolated into a script). :func:`main` returns the exit code; it prints
+GitHub workflow commands (``::add-mask::``, ``::group::``, ``::error::``), writes the
+step outputs to ``$GITHUB_OUTPUT``, a Markdown table per image to
+``$GITHUB_STEP_SUMMARY`` and a JSON report, and calls the same library code as the
+``signer`` CLI.
+"""
 
 from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+PUBLIC_REKOR_URL = "https://rekor.sigstore.dev"
+PUBLIC_SEARCH_URL = "https://search.sigstore.dev"
+GHCR = "ghcr.io"
+
+#: Environment variables whose values are secrets: masked before anything else.
+SECRET_VARIABLES = (
+    "INPUT_REGISTRY_PASSWORD",
+    "INPUT_KEY_PASSWORD",
+    "SIGNER_GITHUB_TOKEN",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "ACTIONS_RUNTIME_TOKEN",
+    "SIGSTORE_ID_TOKEN",
+)
+
+_TRUE = {"true", "yes", "1", "on"}
+_FALSE = {"false", "no", "0", "off", ""}
+_IMAGE_SEPARATORS = re.compile(r"[\s,]+")
+_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+_ANNOTATION_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def escape_data(text: str) -> str:
+    """Escape the message part of a workflow command (``%``, CR, LF)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """Escape a property value of a workflow command (also ``:`` and ``,``)."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+class Console:
+    """Writes workflow commands and log lines to one stream (stdout by default)."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stdout
+
+    def line(self, text: str = "") -> None:
+        """One plain log line."""
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def mask(self, value: str) -> None:
+        """Ask the runner to hide ``value`` (each line of it) in every later log line."""
+        for part in value.splitlines():
+            if part.strip():
+                self.line(f"::add-mask::{escape_data(part)}")
+
+    def error(self, message: str, title: str | None = None) -> None:
+        """An error annotation (one line)."""
+        props = f" title={escape_property(title)}" if title else ""
+        self.line(f"::error{props}::{escape_data(message)}")
+
+    def warning(self, message: str) -> None:
+        """A warning annotation."""
+        self.line(f"::warning::{escape_data(message)}")
+
+    def notice(self, message: str) -> None:
+        """A notice annotation."""
+        self.line(f"::notice::{escape_data(message)}")
+
+    @contextmanager
+    def group(self, title: str) -> Iterator[None]:
+        """A collapsible log group."""
+        self.line(f"::group::{escape_data(title)}")
+        try:
+            yield
+        finally:
+            self.line("::endgroup::")
+
+
+def write_outputs(path: Path, outputs: Mapping[str, str]) -> None:
+    """Append ``outputs`` to a ``$GITHUB_OUTPUT`` file, multi-line safe.
+
+    Each value is written as ``name<<DELIMITER`` ... ``DELIMITER`` with a random
+    delimiter that is checked not to occur in the value.
+    """
+    with path.open("a", encoding="utf-8") as handle:
+        for name, value in outputs.items():
+            delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
+            while delimiter in value or delimiter in name:  # pragma: no cover - 2**-128
+                delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
+            handle.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+class InputProblem(Exception):
+    """One bad action input: ``name`` is the input's name as written in a workflow."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}")
+        self.name = name
+        self.message = message
+
+
+@dataclass(frozen=True)
+class VerifyPolicy:
+    """What a signature must match: a public key, or an identity and an issuer."""
+
+    public_key: str | None = None
+    identity: str | None = None
+    identity_regexp: str | None = None
+    issuer: str | None = None
+    issuer_regexp: str | None = None
+    is_default: bool = False
+
+    def describe(self) -> str:
+        """One line saying what the policy requires, for logs and the summary."""
+        if self.public_key:
+            return "signed with the given public key"
+        who = (f"identity `{self.identity}`" if self.identity
+               else f"identity matching `{self.identity_regexp}`")
+        by = (f"issuer `{self.issuer}`" if self.issuer
+              else f"issuer matching `{self.issuer_regexp}`")
+        text = f"{who}, {by}"
+        if self.is_default:
+            text = "signed by a GitHub Actions workflow of this repository (default): " + text
+        return text
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The action's inputs, validated."""
+
+    mode: str
+    images: tuple[str, ...]
+    digest: str | None = None
+    push_from: str | None = None
+    registry_username: str | None = None
+    registry_password: str | None = None
+    key: str | None = None
+    key_password: str | None = None
+    annotations: tuple[tuple[str, str], ...] = ()
+    recursive: bool = False
+    tlog_upload: bool = True
+    fulcio_url: str | None = None
+    rekor_url: str | None = None
+    trusted_root: str | None = None
+    policy: VerifyPolicy | None = None
+    insecure_ignore_tlog: bool = False
+    verify_after_sign: bool = True
+    insecure_registries: tuple[str, ...] = ()
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+def input_value(env: Mapping[str, str], name: str) -> str:
+    """The raw value of input ``name`` (``registry-username`` -> ``INPUT_REGISTRY_USERNAME``)."""
+    return env.get("INPUT_" + name.upper().replace("-", "_"), "").strip()
+
+
+def parse_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """A boolean input: true/false (also yes/no, 1/0, on/off); empty means ``default``."""
+    raw = input_value(env, name)
+    if not raw:
+        return default
+    lowered = raw.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise InputProblem(name, f"expected true or false, got {raw!r}")
+
+
+def split_images(text: str) -> list[str]:
+    """Image references from newline-, comma- or space-separated text, in order, deduplicated."""
+    seen: dict[str, None] = {}
+    for part in _IMAGE_SEPARATORS.split(text):
+        if part:
+            seen.setdefault(part, None)
+    return list(seen)
+
+
+def parse_annotations(text: str) -> tuple[tuple[str, str], ...]:
+    """``key=value`` lines (blank lines ignored); raises :class:`InputProblem` naming the line."""
+    pairs: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not _ANNOTATION_KEY_RE.match(key):
+            raise InputProblem("annotations",
+                               f"line {number} is not key=value with a simple key: {line!r}")
+        pairs[key] = value.strip()
+    return tuple(pairs.items())
+
+
+def _check_url(name: str, value: str) -> str | None:
+    if not value:
+        return None
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise InputProblem(name, f"expected an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def _check_regexp(name: str, value: str) -> str | None:
+    if not value:
+        return None
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise InputProblem(name, f"invalid regular expression: {exc}") from None
+    return value
+
+
+def _check_path(name: str, value: str, workspace: Path) -> str | None:
+    if not value:
+        return None
+    path = Path(value)
+    if not path.is_absolute():
+        path = workspace / path
+    if not path.exists():
+        raise InputProblem(name, f"no such file or directory: {value}")
+    return str(path)
+
+
+def is_pem(text: str) -> bool:
+    """True if ``text`` is PEM content rather than a path."""
+    return text.lstrip().startswith("-----BEGIN ")
+
+
+def default_policy(env: Mapping[str, str]) -> VerifyPolicy:
+    """"Signed by a workflow of this repository on GitHub": anchored regexp + GitHub issuer."""
+    repository = env.get("SIGNER_GITHUB_REPOSITORY") or env.get("GITHUB_REPOSITORY", "")
+    server = (env.get("SIGNER_GITHUB_SERVER_URL") or env.get("GITHUB_SERVER_URL")
+              or "https://github.com").rstrip("/")
+    if not re.match(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", repository):
+        raise InputProblem("certificate-identity",
+                           "required: GITHUB_REPOSITORY is not set, so there is no default "
+                           "identity (give certificate-identity or -regexp, and the issuer)")
+    return VerifyPolicy(identity_regexp=f"^{re.escape(server + '/' + repository + '/')}",
+                        issuer=GITHUB_ISSUER, is_default=True)
+
+
+def _verify_policy(env: Mapping[str, str], mode: str, workspace: Path) -> VerifyPolicy | None:
+    identity = input_value(env, "certificate-identity")
+    identity_re = _check_regexp("certificate-identity-regexp",
+                                input_value(env, "certificate-identity-regexp"))
+    issuer = input_value(env, "certificate-oidc-issuer")
+    issuer_re = _check_regexp("certificate-oidc-issuer-regexp",
+                              input_value(env, "certificate-oidc-issuer-regexp"))
+    public_key = input_value(env, "public-key")
+    if identity and identity_re:
+        raise InputProblem("certificate-identity-regexp",
+                           "give certificate-identity or certificate-identity-regexp, not both")
+    if issuer and issuer_re:
+        raise InputProblem("certificate-oidc-issuer-regexp",
+                           "give certificate-oidc-issuer or certificate-oidc-issuer-regexp, "
+                           "not both")
+    if public_key:
+        if identity or identity_re or issuer or issuer_re:
+            raise InputProblem("public-key", "a public key and a certificate identity policy "
+                               "exclude each other; give one of them")
+        if not is_pem(public_key):
+            public_key = _check_path("public-key", public_key, workspace) or ""
+        return VerifyPolicy(public_key=public_key)
+    if not (identity or identity_re or issuer or issuer_re):
+        return default_policy(env) if mode == "verify" else None
+    if not (identity or identity_re):
+        raise InputProblem("certificate-identity",
+                           "required with certificate-oidc-issuer (or give "
+                           "certificate-identity-regexp)")
+    if not (issuer or issuer_re):
+        raise InputProblem("certificate-oidc-issuer",
+                           "required with certificate-identity (or give "
+                           "certificate-oidc-issuer-regexp), e.g. " + GITHUB_ISSUER)
+    return VerifyPolicy(identity=identity or None, identity_regexp=identity_re,
+                        issuer=issuer or None, issuer_regexp=issuer_re)
+
+
+def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProblem]]:
+    """Parse and validate every input; returns the inputs or every problem found."""
+    problems: list[InputProblem] = []
+    workspace = Path(env.get("GITHUB_WORKSPACE") or os.getcwd())
+
+    def attempt(fn: Callable[[], Any], default: Any) -> Any:
+        try:
+            return fn()
+        except InputProblem as problem:
+            problems.append(problem)
+            return default
+
+    mode = input_value(env, "mode").lower() or "sign"
+    if mode not in ("sign", "verify"):
+        problems.append(InputProblem("mode", f"expected sign or verify, got {mode!r}"))
+        mode = "sign"
+
+    images = split_images(env.get("INPUT_IMAGES", ""))
+    if not images:
+        problems.append(InputProblem("images", "required: give at least one image reference"))
+
+    digest = input_value(env, "digest") or None
+    if digest and not _DIGEST_RE.match(digest):
+        problems.append(InputProblem("digest", f"expected sha256:<64 hex digits>, got {digest!r}"))
+
+    push_from = attempt(lambda: _check_path("push-from", input_value(env, "push-from"),
+                                            workspace), None)
+    if push_from and mode == "verify":
+        problems.append(InputProblem("push-from", "only used in sign mode"))
+    if push_from and digest:
+        problems.append(InputProblem("digest", "push-from sets the digest; do not give both"))
+
+    username = input_value(env, "registry-username") or None
+    password = env.get("INPUT_REGISTRY_PASSWORD", "") or None
+    if bool(username) != bool(password):
+        missing = "registry-password" if username else "registry-username"
+        problems.append(InputProblem(missing, "registry-username and registry-password go "
+                                     "together"))
+
+    key = input_value(env, "key") or None
+    if key and mode == "verify":
+        problems.append(InputProblem("key", "in verify mode give the public key as public-key"))
+    elif key and not is_pem(key):
+        key = attempt(lambda: _check_path("key", key or "", workspace), None)
+    key_password = env.get("INPUT_KEY_PASSWORD", "") or None
+
+    annotations = attempt(lambda: parse_annotations(env.get("INPUT_ANNOTATIONS", "")), ())
+    recursive = attempt(lambda: parse_bool(env, "recursive", False), False)
+    tlog_upload = attempt(lambda: parse_bool(env, "tlog-upload", True), True)
+    ignore_tlog = attempt(lambda: parse_bool(env, "insecure-ignore-tlog", False), False)
+    verify_after = attempt(lambda: parse_bool(env, "verify-after-sign", True), True)
+    if mode == "sign" and not key and not tlog_upload:
+        problems.append(InputProblem("tlog-upload", "keyless signing requires the transparency "
+                                     "log; tlog-upload: false needs a key"))
+
+    fulcio = attempt(lambda: _check_url("fulcio-url", input_value(env, "fulcio-url")), None)
+    rekor = attempt(lambda: _check_url("rekor-url", input_value(env, "rekor-url")), None)
+    trusted_root = attempt(lambda: _check_path("trusted-root", input_value(env, "trusted-root"),
+                                               workspace), None)
+    policy = attempt(lambda: _verify_policy(env, mode, workspace), None)
+    insecure = tuple(h for h in _IMAGE_SEPARATORS.split(input_value(env, "allow-insecure-registry"))
+                     if h)
+
+    if problems:
+        return None, problems
+    return Inputs(
+        mode=mode, images=tuple(images), digest=digest, push_from=push_from,
+        registry_username=username, registry_password=password, key=key,
+        key_password=key_password, annotations=annotations, recursive=recursive,
+        tlog_upload=tlog_upload, fulcio_url=fulcio, rekor_url=rekor,
+        trusted_root=trusted_root, policy=policy, insecure_ignore_tlog=ignore_tlog,
+        verify_after_sign=verify_after, insecure_registries=insecure,
+    ), []
+
+
+def secret_values(env: Mapping[str, str]) -> list[str]:
+    """Every secret the action may see: passwords, tokens and an inline private key."""
+    values = [env.get(name, "") for name in SECRET_VARIABLES]
+    key = env.get("INPUT_KEY", "")
+    if is_pem(key):
+        values.append(key)
+    return [value for value in values if value.strip()]
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class ImageResult:
+    """What happened to one image; one row group of the summary and the report."""
+
+    image: str
+    digest: str | None = None
+    signature_ref: str | None = None
+    identity: str | None = None
+    issuer: str | None = None
+    rekor_log_index: int | None = None
+    rekor_entry_url: str | None = None
+    signed: bool = False
+    verified: bool | None = None
+    error: str | None = None
+    exit_code: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True if nothing failed for this image."""
+        return self.error is None and self.verified is not False
+
+    def result_text(self) -> str:
+        """The summary's result cell."""
+        if self.error:
+            return f"❌ failed: {self.error}"
+        parts = []
+        if self.signed:
+            parts.append("signed")
+        if self.verified:
+            parts.append("verified")
+        return "✅ " + " and ".join(parts) if parts else "-"
+
+    def as_json(self) -> dict[str, Any]:
+        """The report entry."""
+        return {
+            "image": self.image, "digest": self.digest, "signature_ref": self.signature_ref,
+            "certificate_identity": self.identity, "certificate_oidc_issuer": self.issuer,
+            "rekor_log_index": self.rekor_log_index, "rekor_entry_url": self.rekor_entry_url,
+            "signed": self.signed, "verified": self.verified, "error": self.error,
+            "exit_code": self.exit_code,
+        }
+
+
+def rekor_entry_url(rekor_url: str | None, log_index: int | None) -> str | None:
+    """A link to a Rekor entry: search.sigstore.dev for the public log, else the API."""
+    if log_index is None:
+        return None
+    base = (rekor_url or PUBLIC_REKOR_URL).rstrip("/")
+    if base == PUBLIC_REKOR_URL:
+        return f"{PUBLIC_SEARCH_URL}/?logIndex={log_index}"
+    return f"{base}/api/v1/log/entries?logIndex={log_index}"
+
+
+def _cell(value: object) -> str:
+    text = "-" if value is None or value == "" else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_summary(mode: str, results: Sequence[ImageResult],
+                   policy: VerifyPolicy | None) -> str:
+    """The Markdown job summary: a heading, the policy, a table per image."""
+    ok = all(r.ok for r in results)
+    lines = [f"## signer {mode}: {'✅ success' if ok else '❌ failure'}", ""]
+    if policy is not None:
+        lines += [f"Verification policy: {policy.describe()}.", ""]
+    for result in results:
+        link = (f"[{result.rekor_log_index}]({result.rekor_entry_url})"
+                if result.rekor_entry_url else _cell(result.rekor_log_index))
+        lines += [
+            f"### `{_cell(result.image)}`", "",
+            "| | |", "|---|---|",
+            f"| Digest | `{_cell(result.digest)}` |",
+            f"| Signature | `{_cell(result.signature_ref)}` |",
+            f"| Identity | {_cell(result.identity)} |",
+            f"| Issuer | {_cell(result.issuer)} |",
+            f"| Rekor entry | {link} |",
+            f"| Result | {_cell(result.result_text())} |",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def write_report(directory: Path, mode: str, results: Sequence[ImageResult],
+                 policy: VerifyPolicy | None) -> Path:
+    """Write the JSON report in ``directory`` and return its path."""
+    report = {
+        "mode": mode,
+        "success": all(r.ok for r in results),
+        "policy": None if policy is None else {
+            "public_key": bool(policy.public_key), "certificate_identity": policy.identity,
+            "certificate_identity_regexp": policy.identity_regexp,
+            "certificate_oidc_issuer": policy.issuer,
+            "certificate_oidc_issuer_regexp": policy.issuer_regexp,
+            "default": policy.is_default,
+        },
+        "images": [r.as_json() for r in results],
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix="signer-report-", suffix=".json", dir=directory)
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        json.dump(report, out, indent=2)
+        out.write("\n")
+    return Path(name)
 
 
 def main() -> int:
     """Run the action; returns the process exit code."""
+    env = dict(os.environ)
+    console = Console()
+    for value in secret_values(env):
+        console.mask(value)
+    inputs, problems = read_inputs(env)
+    for problem in problems:
+        console.error(problem.message, title=f"signer: input '{problem.name}'")
+    if inputs is None:
+        return 2
     raise SystemExit("the action is not implemented yet")
 
 

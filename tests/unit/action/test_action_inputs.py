@@ -1,0 +1,178 @@
+"""The action's input parsing, validation, workflow commands and output files."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import entrypoint
+from entrypoint import (
+    Console,
+    ImageResult,
+    InputProblem,
+    VerifyPolicy,
+    parse_annotations,
+    read_inputs,
+    render_summary,
+    split_images,
+    write_outputs,
+    write_report,
+)
+from tests.integration.action.runner_emulator import parse_command_file
+
+METADATA_TAGS = "ghcr.io/o/r:1.2.3\nghcr.io/o/r:1.2\nghcr.io/o/r:latest\n"
+
+
+def env(**inputs: str) -> dict[str, str]:
+    values = {"GITHUB_REPOSITORY": "octo-org/octo.repo", "GITHUB_WORKSPACE": "/"}
+    for name, value in inputs.items():
+        values["INPUT_" + name.upper()] = value
+    return values
+
+
+def problems_of(values: dict[str, str]) -> dict[str, str]:
+    inputs, problems = read_inputs(values)
+    assert (inputs is None) == bool(problems)
+    return {p.name: p.message for p in problems}
+
+
+def test_images_split_on_newlines_commas_and_spaces_in_order_without_duplicates() -> None:
+    assert split_images("a:1, b:2\n\n c:3 a:1,,d") == ["a:1", "b:2", "c:3", "d"]
+    assert split_images(METADATA_TAGS) == ["ghcr.io/o/r:1.2.3", "ghcr.io/o/r:1.2",
+                                           "ghcr.io/o/r:latest"]
+    assert split_images(" \n , ") == []
+
+
+def test_valid_sign_inputs_are_parsed() -> None:
+    inputs, problems = read_inputs(env(
+        images=METADATA_TAGS, digest="sha256:" + "a" * 64, annotations="team=infra\nx.y/z = 1",
+        recursive="true", tlog_upload="", verify_after_sign="False"))
+    assert problems == [] and inputs is not None
+    assert inputs.mode == "sign"
+    assert inputs.images == ("ghcr.io/o/r:1.2.3", "ghcr.io/o/r:1.2", "ghcr.io/o/r:latest")
+    assert inputs.annotations == (("team", "infra"), ("x.y/z", "1"))
+    assert inputs.recursive is True and inputs.tlog_upload is True
+    assert inputs.verify_after_sign is False
+    assert inputs.policy is None
+
+
+def test_every_bad_input_is_reported_once_with_its_name() -> None:
+    found = problems_of(env(
+        mode="attest", images="", digest="sha256:xyz", recursive="maybe",
+        annotations="novalue", fulcio_url="ftp://x", certificate_identity_regexp="(",
+        registry_username="me"))
+    assert set(found) == {"mode", "images", "digest", "recursive", "annotations",
+                          "fulcio-url", "certificate-identity-regexp", "registry-password"}
+    assert "attest" in found["mode"]
+    assert "maybe" in found["recursive"]
+    assert "line 1" in found["annotations"]
+
+
+def test_verify_mode_without_identity_defaults_to_this_repository() -> None:
+    inputs, problems = read_inputs(env(mode="verify", images="ghcr.io/o/r:1"))
+    assert problems == [] and inputs is not None and inputs.policy is not None
+    policy = inputs.policy
+    assert policy.is_default
+    assert policy.issuer == "https://token.actions.githubusercontent.com"
+    assert policy.identity_regexp == r"^https://github\.com/octo\-org/octo\.repo/"
+    pattern = re.compile(policy.identity_regexp)
+    assert pattern.match("https://github.com/octo-org/octo.repo/.github/workflows/r.yml@refs/"
+                         "heads/main")
+    assert not pattern.match("https://github.com/octo-org/octo.repo2/.github/workflows/r.yml")
+    assert not pattern.match("https://github.com/octo-org/octoxrepo/.github/workflows/r.yml")
+    assert not pattern.match("https://evil.example/https://github.com/octo-org/octo.repo/")
+    assert "this repository" in policy.describe()
+
+
+def test_verify_mode_default_needs_the_repository() -> None:
+    values = env(mode="verify", images="r:1")
+    del values["GITHUB_REPOSITORY"]
+    assert "certificate-identity" in problems_of(values)
+
+
+def test_identity_needs_an_issuer_and_excludes_a_public_key(tmp_path: Path) -> None:
+    assert "certificate-oidc-issuer" in problems_of(env(
+        mode="verify", images="r:1", certificate_identity="https://x"))
+    assert "certificate-identity" in problems_of(env(
+        mode="verify", images="r:1", certificate_oidc_issuer="https://x"))
+    assert "public-key" in problems_of(env(
+        mode="verify", images="r:1", certificate_identity="a", certificate_oidc_issuer="b",
+        public_key="-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----"))
+    assert "public-key" in problems_of(env(mode="verify", images="r:1",
+                                           public_key=str(tmp_path / "missing.pub")))
+
+
+def test_keyless_signing_requires_the_tlog() -> None:
+    assert "tlog-upload" in problems_of(env(images="r:1", tlog_upload="false"))
+
+
+def test_key_in_verify_mode_and_missing_paths_are_rejected(tmp_path: Path) -> None:
+    assert "key" in problems_of(env(mode="verify", images="r:1", key="cosign.key"))
+    assert "push-from" in problems_of(env(images="r:1", push_from=str(tmp_path / "nope.tar")))
+
+
+def test_annotations_reject_lines_without_a_key() -> None:
+    with pytest.raises(InputProblem) as info:
+        parse_annotations("a=1\n=2")
+    assert info.value.name == "annotations" and "line 2" in info.value.message
+
+
+def test_secrets_are_masked_line_by_line() -> None:
+    stream = io.StringIO()
+    Console(stream).mask("line-one\n\nline%two")
+    assert stream.getvalue() == "::add-mask::line-one\n::add-mask::line%25two\n"
+    values = {"INPUT_REGISTRY_PASSWORD": "pw", "SIGNER_GITHUB_TOKEN": "ghs_x",
+              "INPUT_KEY": "cosign.key", "INPUT_KEY_PASSWORD": ""}
+    assert entrypoint.secret_values(values) == ["pw", "ghs_x"]
+    values["INPUT_KEY"] = "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nabc\n"
+    assert values["INPUT_KEY"] in entrypoint.secret_values(values)
+
+
+def test_error_commands_escape_their_message() -> None:
+    stream = io.StringIO()
+    Console(stream).error("50% bad\nsecond", title="input: a,b")
+    assert stream.getvalue() == "::error title=input%3A a%2Cb::50%25 bad%0Asecond\n"
+
+
+def test_outputs_are_multiline_safe_and_read_back_by_a_runner(tmp_path: Path) -> None:
+    path = tmp_path / "out"
+    values = {"digest": "sha256:" + "b" * 64, "report": "line1\nline2\nEOF\n", "empty": ""}
+    write_outputs(path, values)
+    write_outputs(path, {"second": "x"})
+    assert parse_command_file(path.read_text()) == {**values, "second": "x"}
+    delimiters = re.findall(r"<<(\S+)", path.read_text())
+    assert len(set(delimiters)) == 4 and all(len(d) > 20 for d in delimiters)
+
+
+def test_summary_has_a_table_per_image_and_says_when_the_policy_is_the_default() -> None:
+    results = [
+        ImageResult("ghcr.io/o/r:1", digest="sha256:" + "c" * 64, identity="https://id",
+                    issuer="https://iss", rekor_log_index=7,
+                    rekor_entry_url=entrypoint.rekor_entry_url(None, 7), signed=True,
+                    verified=True),
+        ImageResult("ghcr.io/o/s:1", error="no signatures found", exit_code=10),
+    ]
+    policy = VerifyPolicy(identity_regexp="^x", issuer="https://iss", is_default=True)
+    text = render_summary("verify", results, policy)
+    assert text.count("| Digest |") == 2
+    assert "[7](https://search.sigstore.dev/?logIndex=7)" in text
+    assert "❌ failure" in text and "no signatures found" in text
+    assert "(default)" in text
+
+
+def test_rekor_entry_url_for_a_private_log() -> None:
+    assert (entrypoint.rekor_entry_url("http://127.0.0.1:1/", 3)
+            == "http://127.0.0.1:1/api/v1/log/entries?logIndex=3")
+    assert entrypoint.rekor_entry_url("http://x", None) is None
+
+
+def test_report_is_json_with_one_entry_per_image(tmp_path: Path) -> None:
+    path = write_report(tmp_path, "sign", [ImageResult("r:1", signed=True, verified=True)],
+                        None)
+    report = json.loads(path.read_text())
+    assert report["success"] is True
+    assert [entry["image"] for entry in report["images"]] == ["r:1"]
