@@ -18,7 +18,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -251,7 +251,11 @@ def is_pem(text: str) -> bool:
 
 
 def default_policy(env: Mapping[str, str]) -> VerifyPolicy:
-    """"Signed by a workflow of this repository on GitHub": anchored regexp + GitHub issuer."""
+    """"Signed by a workflow of this repository on GitHub": anchored regexp + GitHub issuer.
+
+    The identity is ``^https://github.com/OWNER/REPO/`` (escaped, anchored; the server
+    URL of GitHub Enterprise when set) -- any workflow file and ref of this repository.
+    """
     repository = env.get("SIGNER_GITHUB_REPOSITORY") or env.get("GITHUB_REPOSITORY", "")
     server = (env.get("SIGNER_GITHUB_SERVER_URL") or env.get("GITHUB_SERVER_URL")
               or "https://github.com").rstrip("/")
@@ -285,12 +289,17 @@ def _verify_policy(env: Mapping[str, str], mode: str, workspace: Path) -> Verify
         if not is_pem(public_key):
             public_key = _check_path("public-key", public_key, workspace) or ""
         return VerifyPolicy(public_key=public_key)
-    if not (identity or identity_re or issuer or issuer_re):
-        return default_policy(env) if mode == "verify" else None
     if not (identity or identity_re):
-        raise InputProblem("certificate-identity",
-                           "required with certificate-oidc-issuer (or give "
-                           "certificate-identity-regexp)")
+        if mode != "verify":
+            if issuer or issuer_re:
+                raise InputProblem("certificate-identity",
+                                   "required with certificate-oidc-issuer (or give "
+                                   "certificate-identity-regexp)")
+            return None  # sign mode verifies against the certificate it just obtained
+        default = default_policy(env)
+        if issuer or issuer_re:
+            return replace(default, issuer=issuer or None, issuer_regexp=issuer_re)
+        return default
     if not (issuer or issuer_re):
         raise InputProblem("certificate-oidc-issuer",
                            "required with certificate-identity (or give "

@@ -88,6 +88,15 @@ def test_verify_mode_without_identity_defaults_to_this_repository() -> None:
     assert "this repository" in policy.describe()
 
 
+def test_verify_mode_with_only_an_issuer_keeps_the_default_identity() -> None:
+    inputs, problems = read_inputs(env(mode="verify", images="r:1",
+                                       certificate_oidc_issuer="https://issuer.example"))
+    assert problems == [] and inputs is not None and inputs.policy is not None
+    assert inputs.policy.is_default
+    assert inputs.policy.identity_regexp == r"^https://github\.com/octo\-org/octo\.repo/"
+    assert inputs.policy.issuer == "https://issuer.example"
+
+
 def test_verify_mode_default_needs_the_repository() -> None:
     values = env(mode="verify", images="r:1")
     del values["GITHUB_REPOSITORY"]
@@ -98,7 +107,7 @@ def test_identity_needs_an_issuer_and_excludes_a_public_key(tmp_path: Path) -> N
     assert "certificate-oidc-issuer" in problems_of(env(
         mode="verify", images="r:1", certificate_identity="https://x"))
     assert "certificate-identity" in problems_of(env(
-        mode="verify", images="r:1", certificate_oidc_issuer="https://x"))
+        images="r:1", certificate_oidc_issuer="https://x"))
     assert "public-key" in problems_of(env(
         mode="verify", images="r:1", certificate_identity="a", certificate_oidc_issuer="b",
         public_key="-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----"))
