@@ -1,0 +1,208 @@
+"""Identity policies (layer L2): who signed, and which image the signature names.
+
+:class:`IdentityPolicy` is cosign's keyless certificate policy: GitHub workflow
+extensions (exact), then the OIDC issuer (extension 1.8, falling back to 1.1; exact
+or regexp), then the subject (any SAN; exact or regexp). Regular expressions are
+searched, not anchored, as Go's ``MatchString`` does.
+
+:class:`SignedIdentityPolicy` is containers/image's ``signedIdentity`` check on the
+payload's ``docker-reference``, which cosign ignores: ``any`` (cosign's behaviour),
+``match-repository``, ``match-exact``, ``exact-reference=REF`` and
+``exact-repository=REPO``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from cryptography import x509
+
+from signer.errors import UsageError, VerificationError
+from signer.reference import Reference, parse_reference
+from signer.verify.certs import (
+    GITHUB_EXTENSIONS,
+    extension_bytes,
+    oidc_issuer,
+    subject_alternative_names,
+)
+
+_GITHUB_LABELS = {
+    "githubWorkflowTrigger": "Trigger",
+    "githubWorkflowSha": "SHA",
+    "githubWorkflowName": "Name",
+    "githubWorkflowRepository": "Repository",
+    "githubWorkflowRef": "Ref",
+}
+
+
+def _compile(pattern: str, flag: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise UsageError(f"invalid regular expression for {flag}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class IdentityPolicy:
+    """Expected certificate identity (keyless); every field set must hold."""
+
+    identity: str | None = None
+    identity_regexp: str | None = None
+    issuer: str | None = None
+    issuer_regexp: str | None = None
+    github_workflow_trigger: str | None = None
+    github_workflow_sha: str | None = None
+    github_workflow_name: str | None = None
+    github_workflow_repository: str | None = None
+    github_workflow_ref: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.identity_regexp is not None:
+            _compile(self.identity_regexp, "--certificate-identity-regexp")
+        if self.issuer_regexp is not None:
+            _compile(self.issuer_regexp, "--certificate-oidc-issuer-regexp")
+
+    @property
+    def complete(self) -> bool:
+        """True if both an identity and an issuer are given (keyless needs both)."""
+        return (self.identity is not None or self.identity_regexp is not None) and (
+            self.issuer is not None or self.issuer_regexp is not None)
+
+    def github_expectations(self) -> dict[str, str]:
+        """The GitHub extension values asked for, keyed by cosign's readable names."""
+        values = {
+            "githubWorkflowTrigger": self.github_workflow_trigger,
+            "githubWorkflowSha": self.github_workflow_sha,
+            "githubWorkflowName": self.github_workflow_name,
+            "githubWorkflowRepository": self.github_workflow_repository,
+            "githubWorkflowRef": self.github_workflow_ref,
+        }
+        return {k: v for k, v in values.items() if v is not None}
+
+    def describe_expected(self) -> str:
+        """Human text of what is expected, for failure messages."""
+        subject = (f"subject {self.identity!r}" if self.identity is not None
+                   else f"subject matching /{self.identity_regexp}/")
+        issuer = (f"issuer {self.issuer!r}" if self.issuer is not None
+                  else f"issuer matching /{self.issuer_regexp}/")
+        return f"{subject} with {issuer}"
+
+    def check(self, cert: x509.Certificate) -> None:
+        """Raise :class:`VerificationError` (check "identity") unless ``cert`` matches."""
+        for name, expected in self.github_expectations().items():
+            raw = extension_bytes(cert, GITHUB_EXTENSIONS[name])
+            found = raw.decode("utf-8", errors="replace") if raw is not None else None
+            if found != expected:
+                raise VerificationError(
+                    f"identity: expected GitHub Workflow {_GITHUB_LABELS[name]} {expected!r}, "
+                    f"found {found!r} in certificate")
+        issuer = oidc_issuer(cert)
+        subjects = subject_alternative_names(cert)
+        if not self._issuer_matches(issuer) or not self._subject_matches(subjects):
+            raise VerificationError(
+                f"identity: expected {self.describe_expected()}; found subjects "
+                f"[{', '.join(subjects)}] with issuer {issuer or '(none)'}",
+                hint="check --certificate-identity[-regexp] and "
+                     "--certificate-oidc-issuer[-regexp]")
+
+    def _issuer_matches(self, issuer: str | None) -> bool:
+        found = issuer or ""
+        if self.issuer_regexp is not None:
+            return _compile(self.issuer_regexp, "--certificate-oidc-issuer-regexp").search(
+                found) is not None
+        if self.issuer is not None:
+            return found == self.issuer
+        return True
+
+    def _subject_matches(self, subjects: list[str]) -> bool:
+        if self.identity_regexp is not None:
+            pattern = _compile(self.identity_regexp, "--certificate-identity-regexp")
+            return any(pattern.search(s) for s in subjects)
+        if self.identity is not None:
+            return self.identity in subjects
+        return True
+
+
+SIGNED_IDENTITY_KINDS = ("any", "match-repository", "match-exact", "exact-reference",
+                         "exact-repository")
+
+
+def _normalise(text: str, what: str) -> Reference:
+    try:
+        return parse_reference(text)
+    except Exception as exc:  # the reference module raises InputError with details
+        raise VerificationError(f"signed identity: {what} {text!r} is not a valid "
+                                f"reference ({exc})") from None
+
+
+@dataclass(frozen=True)
+class SignedIdentityPolicy:
+    """containers/image ``signedIdentity`` over the payload's ``docker-reference``."""
+
+    kind: str = "any"
+    value: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> SignedIdentityPolicy:
+        """Parse ``any``, ``match-repository``, ``match-exact``, ``exact-reference=REF``
+        or ``exact-repository=REPO``."""
+        kind, sep, value = text.partition("=")
+        if kind not in SIGNED_IDENTITY_KINDS:
+            raise UsageError(f"unknown --signed-identity {text!r}",
+                             hint="use any, match-repository, match-exact, "
+                                  "exact-reference=REF or exact-repository=REPO")
+        needs_value = kind.startswith("exact-")
+        if needs_value and not value:
+            raise UsageError(f"--signed-identity {kind} needs a value ({kind}=...)")
+        if not needs_value and sep:
+            raise UsageError(f"--signed-identity {kind} takes no value")
+        if kind == "exact-reference":
+            ref = parse_reference(value)
+            if ref.tag is None and ref.digest is None:
+                raise UsageError("--signed-identity exact-reference needs a tag or digest",
+                                 hint="use exact-repository=REPO to match any tag")
+        elif kind == "exact-repository":
+            ref = parse_reference(value)
+            if ref.tag is not None or ref.digest is not None:
+                raise UsageError("--signed-identity exact-repository takes a repository "
+                                 "without tag or digest")
+        return cls(kind, value or None)
+
+    def check(self, signed_reference: str | None, image: Reference | None) -> None:
+        """Raise :class:`VerificationError` (check "signed identity") on a mismatch.
+
+        ``image`` is the reference being verified as the user wrote it (tag or
+        digest), needed by ``match-repository`` and ``match-exact``.
+        """
+        if self.kind == "any":
+            return
+        if signed_reference is None:
+            raise VerificationError("signed identity: the payload has no docker-reference")
+        signed = _normalise(signed_reference, "signed docker-reference")
+        if self.kind == "exact-reference":
+            expected = _normalise(self.value or "", "expected reference")
+            ok = signed.repository_name == expected.repository_name and (
+                signed.tag, signed.digest) == (expected.tag, expected.digest)
+            want = expected.name
+        elif self.kind == "exact-repository":
+            expected = _normalise(self.value or "", "expected repository")
+            ok = signed.repository_name == expected.repository_name  # any tag
+            want = expected.repository_name
+        else:
+            if image is None:
+                raise VerificationError(f"signed identity: {self.kind} needs the image "
+                                        "reference")
+            if self.kind == "match-repository":
+                ok = signed.repository_name == image.repository_name
+                want = image.repository_name
+            else:  # match-exact: same repository and the same tag or digest
+                ok = signed.repository_name == image.repository_name and (
+                    signed.tag, signed.digest) == (image.tag, image.digest) and (
+                    image.tag is not None or image.digest is not None)
+                want = image.name
+        if not ok:
+            raise VerificationError(
+                f"signed identity: expected docker-reference {want!r} ({self.kind}), "
+                f"found {signed_reference!r}",
+                hint="the signature was made for another image; see --signed-identity")
