@@ -1,0 +1,95 @@
+"""Who signs: a keyless identity (Fulcio certificate) or a key (layer L4).
+
+For keyless signing the certificate Fulcio returns is checked before anything is
+published: its key is ours, it chains to a Fulcio CA of the trusted root, its
+embedded SCT is signed by a trusted CT log, and its issuer extension names the
+token's issuer.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from signer.errors import SigningError, VerificationError
+from signer.keys import PrivateKey, generate_ephemeral_key, public_key_der, public_key_pem
+from signer.oidc import IdentityToken
+from signer.services.fulcio import FulcioClient, SigningCertificate
+from signer.trust import TrustedRoot
+
+
+@dataclass(frozen=True)
+class SignerIdentity:
+    """A private key and, for keyless signing, its checked Fulcio certificate."""
+
+    key: PrivateKey = field(repr=False)
+    certificate: SigningCertificate | None = None
+    identity: str | None = None  # certificate SAN
+    issuer: str | None = None  # OIDC issuer (Fulcio extension 1.8 / 1.1)
+    timings: dict[str, float] = field(default_factory=dict, compare=False)
+
+    @property
+    def verifier_pem(self) -> bytes:
+        """What Rekor records as the verifier: the leaf PEM, else the public key PEM."""
+        if self.certificate is not None:
+            return self.certificate.leaf_pem
+        return public_key_pem(self.key.public_key())
+
+
+def key_identity(key: PrivateKey) -> SignerIdentity:
+    """A key-based signer (``--key``)."""
+    return SignerIdentity(key)
+
+
+def check_signing_certificate(certificate: SigningCertificate, key: PrivateKey,
+                              token: IdentityToken, trust: TrustedRoot,
+                              at: datetime | None = None) -> tuple[str, str]:
+    """Check a freshly issued certificate; return its (SAN identity, issuer)."""
+    from signer.verify.certs import oidc_issuer, subject_alternative_names
+    from signer.verify.chain import issuer_of, verify_certificate_chain
+    from signer.verify.sct import verify_embedded_sct
+
+    leaf = certificate.leaf
+    if public_key_der(leaf.public_key()) != public_key_der(key.public_key()):  # type: ignore[arg-type]
+        raise SigningError("Fulcio issued a certificate for a different key")
+    when = at or datetime.now(timezone.utc)
+    try:
+        path = verify_certificate_chain(leaf, trust, when, certificate.chain)
+        if certificate.detached_sct is not None and not _has_embedded_sct(certificate):
+            raise SigningError("Fulcio returned a detached SCT, which signer does not support",
+                               hint="use a Fulcio that embeds SCTs (public good does)")
+        verify_embedded_sct(leaf, issuer_of(leaf, path), trust)
+    except VerificationError as error:
+        raise SigningError(f"the certificate from Fulcio failed the {error.message}",
+                           hint="check --fulcio-url and --trusted-root belong together") from None
+    names = subject_alternative_names(leaf)
+    issuer = oidc_issuer(leaf)
+    if not names:
+        raise SigningError("the certificate from Fulcio has no subject alternative name")
+    if issuer != token.issuer:
+        raise SigningError(f"the certificate from Fulcio names issuer {issuer!r}, "
+                           f"not the token's {token.issuer!r}")
+    return names[0], issuer
+
+
+def _has_embedded_sct(certificate: SigningCertificate) -> bool:
+    from signer.verify.certs import has_embedded_scts
+
+    return has_embedded_scts(certificate.leaf)
+
+
+def keyless_identity(token: IdentityToken, fulcio: FulcioClient,
+                     trust: TrustedRoot) -> SignerIdentity:
+    """Ephemeral P-256 key -> Fulcio certificate -> checks. The key never leaves memory."""
+    started = time.perf_counter()
+    key: ec.EllipticCurvePrivateKey = generate_ephemeral_key()
+    keygen = time.perf_counter()
+    certificate = fulcio.request_certificate(key, token)
+    issued = time.perf_counter()
+    identity, issuer = check_signing_certificate(certificate, key, token, trust)
+    checked = time.perf_counter()
+    return SignerIdentity(key, certificate, identity, issuer, timings={
+        "fulcio": issued - keygen, "crypto": (keygen - started) + (checked - issued)})
