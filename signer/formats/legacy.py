@@ -169,6 +169,8 @@ class Descriptor:
     size: int
     digest: str
     annotations: Mapping[str, str] = field(default_factory=dict)
+    #: ``artifactType`` of a referrer (OCI 1.1 referrers index entries); not serialised.
+    artifact_type: str | None = None
 
     def to_object(self) -> dict[str, Any]:
         """Go struct order: mediaType, size, digest, annotations (sorted) if any."""
