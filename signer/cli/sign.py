@@ -1,0 +1,133 @@
+"""``signer sign [flags] IMAGE...``: sign images keyless (Sigstore) or with a key.
+
+Identity token precedence (keyless): ``--identity-token VALUE|@FILE``, then
+``SIGSTORE_ID_TOKEN``, then the GitHub Actions ambient token. The key password
+(``--key``) comes from ``COSIGN_PASSWORD`` or a terminal prompt, never argv.
+The signature repository defaults to the image's; ``--signature-repository`` or
+``COSIGN_REPOSITORY`` changes it. A short summary goes to stderr; ``--output
+json`` prints a JSON array on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("true", "1", "yes", "t"):
+        return True
+    if value in ("false", "0", "no", "f"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _annotation(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"annotation {text!r} is not key=value")
+    return key, value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``sign`` (named as cosign names them)."""
+    parser.add_argument("images", metavar="IMAGE", nargs="+",
+                        help="image references (tags are resolved; digests are signed)")
+    parser.add_argument("--key", metavar="FILE",
+                        help="sign with this key (cosign.key or PKCS#8 PEM; password from "
+                        "COSIGN_PASSWORD or a prompt) instead of keyless")
+    parser.add_argument("--identity-token", metavar="VALUE|@FILE",
+                        help="OIDC token for keyless signing (default: SIGSTORE_ID_TOKEN, "
+                        "then the GitHub Actions token); prefer @FILE or the environment")
+    parser.add_argument("--fulcio-url", metavar="URL", help="Fulcio (default: public good)")
+    parser.add_argument("--rekor-url", metavar="URL", help="Rekor (default: public good)")
+    parser.add_argument("--trusted-root", metavar="FILE",
+                        help="trusted_root.json to check Fulcio and Rekor answers against "
+                        "(default: the embedded public-good root)")
+    parser.add_argument("-a", "--annotations", metavar="KEY=VALUE", action="append",
+                        type=_annotation, default=[],
+                        help="extra claim in the payload's 'optional' (repeatable)")
+    parser.add_argument("--tlog-upload", metavar="BOOL", type=_bool, nargs="?", const=True,
+                        default=True,
+                        help="upload to Rekor (default true; false only with --key)")
+    parser.add_argument("--recursive", "-r", action="store_true",
+                        help="for an index, also sign every manifest it lists")
+    parser.add_argument("--signature-repository", metavar="REPOSITORY",
+                        help="store signatures in this repository (default: "
+                        "COSIGN_REPOSITORY, else the image's)")
+    parser.add_argument("--output", "-o", choices=("text", "json"), default="text",
+                        help="json: print results as JSON on stdout")
+    parser.add_argument("--insecure-registry", metavar="HOST[:PORT]", action="append",
+                        default=[], help="allow plain HTTP to this registry (repeatable)")
+    parser.add_argument("--ca-bundle", metavar="FILE",
+                        help="PEM CA certificates to trust for TLS (registry and services)")
+    parser.add_argument("--yes", "-y", action="store_true",
+                        help="accepted for cosign compatibility (signer never prompts to "
+                        "confirm uploads)")
+
+
+def read_key_password() -> bytes:
+    """``COSIGN_PASSWORD``, else a terminal prompt; asked only for encrypted keys."""
+    from signer.errors import UsageError
+
+    value = os.environ.get("COSIGN_PASSWORD")
+    if value is not None:
+        return value.encode()
+    if not sys.stdin.isatty():
+        raise UsageError("the key is encrypted and no password was given",
+                         hint="set COSIGN_PASSWORD or run on a terminal")
+    import getpass
+
+    return getpass.getpass("Enter password for private key: ").encode()
+
+
+def _summary(result: Any) -> str:
+    what = result.signed_reference + (f" ({result.platform})" if result.platform else "")
+    lines = [f"Signed {what}" if result.added else
+             f"Already signed {what}: identical signature present, nothing added",
+             f"  signature: {result.signature_ref}"]
+    if result.log_index is not None:
+        lines.append(f"  tlog entry created with index: {result.log_index} ({result.entry_url})")
+    if result.identity:
+        lines.append(f"  identity: {result.identity} (issuer {result.issuer})")
+    return "\n".join(lines) + "\n"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Sign every IMAGE and report."""
+    import json
+
+    from signer.keys import load_private_key
+    from signer.registry.client import RegistryClient
+    from signer.services import PUBLIC_GOOD_FULCIO_URL, PUBLIC_GOOD_REKOR_URL
+    from signer.sign import SignOptions, sign_images
+    from signer.trust import TrustedRoot
+
+    key = load_private_key(args.key, read_key_password) if args.key else None
+    trust = TrustedRoot.from_file(args.trusted_root) if args.trusted_root else None
+    options = SignOptions(
+        key=key,
+        identity_token=args.identity_token,
+        fulcio_url=args.fulcio_url or PUBLIC_GOOD_FULCIO_URL,
+        rekor_url=args.rekor_url or PUBLIC_GOOD_REKOR_URL,
+        trusted_root=trust,
+        annotations=dict(args.annotations),
+        tlog_upload=args.tlog_upload,
+        recursive=args.recursive,
+        signature_repository=(args.signature_repository
+                              or os.environ.get("COSIGN_REPOSITORY") or None),
+        ca_bundle=args.ca_bundle,
+    )
+    images = [part.strip() for value in args.images for part in value.split(",")
+              if part.strip()]
+    with RegistryClient(insecure=tuple(args.insecure_registry),
+                        ca_bundle=args.ca_bundle) as client:
+        results = sign_images(client, images, options)
+    for result in results:
+        sys.stderr.write(_summary(result))
+    if args.output == "json":
+        sys.stdout.write(json.dumps([r.to_json() for r in results], indent=2) + "\n")
+    return 0
