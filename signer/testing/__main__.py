@@ -1,0 +1,69 @@
+"""``python -m signer.testing up --dir DIR [--with-registry]``: run the local stack.
+
+Starts the local Sigstore stack (and optionally a local registry) on free loopback
+ports, writes ``DIR/stack.json``, prints its path, and runs until SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m signer.testing")
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="start the local Sigstore stack until SIGTERM")
+    up.add_argument("--dir", required=True, type=Path, help="state and stack.json directory")
+    up.add_argument(
+        "--with-registry", action="store_true", help="also start a local docker-registry"
+    )
+    up.add_argument(
+        "--rekor-index-offset",
+        type=int,
+        default=0,
+        help="global index of the first entry (simulates earlier Rekor shards)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    args = _parser().parse_args(argv)
+    from signer.testing.stack import start_stack
+
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    started = time.monotonic()
+    registry = None
+    try:
+        with start_stack(args.dir, rekor_index_offset=args.rekor_index_offset) as stack:
+            extra: dict[str, object] = {}
+            if args.with_registry:
+                from signer.testing.registry import start_registry
+
+                registry = start_registry(args.dir / "registry")
+                extra = {"registry_url": registry.url, "registry_host": registry.host}
+            extra["startup_seconds"] = round(time.monotonic() - started, 3)
+            path = stack.write_stack_json(extra)
+            print(path, flush=True)
+            while not stop.wait(0.5):
+                pass
+    finally:
+        if registry is not None:
+            registry.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
