@@ -78,9 +78,10 @@ def stack_flags(stack: Stack, registry: LocalRegistry) -> list[str]:
             "--insecure-registry", registry.host]
 
 
-def skopeo_raw(reference: str) -> bytes:
-    """``skopeo inspect --raw`` of a plain-HTTP registry reference."""
-    result = subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false",
+def skopeo_raw(reference: str, *, config: bool = False) -> bytes:
+    """``skopeo inspect --raw`` (``--config``: the config blob) of a plain-HTTP reference."""
+    extra = ["--config"] if config else []
+    result = subprocess.run(["skopeo", "inspect", "--raw", *extra, "--tls-verify=false",
                              f"docker://{reference}"], capture_output=True, timeout=60,
                             check=False)
     assert result.returncode == 0, result.stderr.decode()
