@@ -32,8 +32,9 @@ def _causes(exc: BaseException) -> list[BaseException]:
         if current is None or any(current is s for s in seen) or len(seen) > 50:
             continue
         seen.append(current)
-        stack += [current.__cause__, current.__context__, getattr(current, "reason", None)]
-        stack += [a for a in current.args if isinstance(a, BaseException)]
+        linked = [current.__cause__, current.__context__, getattr(current, "reason", None),
+                  *current.args]
+        stack += [c for c in linked if isinstance(c, BaseException)]
     return seen
 
 
@@ -107,6 +108,13 @@ def response_error(response: requests.Response, what: str, host: str, *,
     secrets = tuple(secrets)
     detail = _detail(body, secrets)
     suffix = f" [{detail}]" if detail else ""
+    insufficient_scope = "insufficient_scope" in response.headers.get("WWW-Authenticate", "")
+    if status == 401 and had_credentials and insufficient_scope:
+        return AuthenticationError(
+            f"{host} denied {what}: the token lacks the needed scope (HTTP 401 "
+            f"insufficient_scope){suffix}",
+            hint="the credentials are valid but lack permission here "
+                 "(pushing needs write access to the repository)")
     if status == 401:
         if had_credentials:
             user = f" for user {username!r}" if username else ""

@@ -1,6 +1,7 @@
 """Start Debian's ``docker-registry`` (distribution 2.8) on a free 127.0.0.1 port.
 
-Plain HTTP by default; TLS, htpasswd and token auth are options. The process is
+Plain HTTP by default; TLS, htpasswd and token auth are options
+(:func:`start_tls_registry`, :func:`start_token_registry`). The process is
 started in its own session and stopped by its own pid.
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 
 from signer.testing.ports import free_port, wait_until
+from signer.testing.tokenserver import TokenServer, TokenUser
 
 REGISTRY_BINARY = "docker-registry"
 
@@ -145,3 +147,143 @@ def start_registry(root: Path | None = None, options: RegistryOptions | None = N
         registry.stop()
         raise RuntimeError(f"docker-registry did not start on port {port}")
     return registry
+
+
+# -- TLS, htpasswd and token-auth registries -------------------------------------------
+
+
+def write_tls_certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed P-256 certificate for 127.0.0.1 and localhost: (cert path, key path).
+
+    The certificate is its own CA, so its path doubles as the client's CA bundle.
+    """
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "signer test registry")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([
+            x509.IPAddress(ipaddress.IPv4Address("127.0.0.1")), x509.DNSName("localhost"),
+        ]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = directory / "registry-cert.pem", directory / "registry-key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_path.chmod(0o600)
+    return cert_path, key_path
+
+
+def write_htpasswd(path: Path, users: dict[str, str]) -> Path:
+    """An htpasswd file with bcrypt (cost 4, fast for tests) hashes of ``users``."""
+    import bcrypt  # test-only dependency
+
+    lines = [f"{name}:{bcrypt.hashpw(pw.encode(), bcrypt.gensalt(rounds=4)).decode()}"
+             for name, pw in users.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@dataclass
+class AuthRegistry:
+    """A running registry that needs credentials, with what a client needs to reach it.
+
+    ``ca_bundle`` is set for TLS registries; ``token_server`` for bearer-token ones.
+    ``users`` maps every known username to its password (``username``/``password``
+    are the main read-write user).
+    """
+
+    registry: LocalRegistry
+    username: str
+    password: str = field(repr=False)
+    users: dict[str, str] = field(default_factory=dict, repr=False)
+    ca_bundle: Path | None = None
+    token_server: TokenServer | None = None
+
+    @property
+    def host(self) -> str:
+        """``127.0.0.1:PORT``."""
+        return self.registry.host
+
+    @property
+    def url(self) -> str:
+        """Base URL of the registry API."""
+        return self.registry.url
+
+    def stop(self) -> None:
+        """Stop the registry (and the token server)."""
+        self.registry.stop()
+        if self.token_server is not None:
+            self.token_server.stop()
+
+    def __enter__(self) -> AuthRegistry:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def _random_password() -> str:
+    import secrets
+
+    return "pw-" + secrets.token_urlsafe(18)
+
+
+def start_tls_registry(root: Path, username: str = "alice",
+                       password: str | None = None,
+                       extra_users: dict[str, str] | None = None) -> AuthRegistry:
+    """A registry on HTTPS (self-signed cert for 127.0.0.1) with htpasswd basic auth."""
+    root.mkdir(parents=True, exist_ok=True)
+    password = password or _random_password()
+    users = {username: password, **(extra_users or {})}
+    cert, key = write_tls_certificate(root / "tls")
+    htpasswd = write_htpasswd(root / "htpasswd", users)
+    registry = start_registry(root / "registry",
+                              RegistryOptions(tls_cert=cert, tls_key=key, htpasswd=htpasswd))
+    return AuthRegistry(registry, username, password, users, ca_bundle=cert)
+
+
+def start_token_registry(root: Path, username: str = "alice", password: str | None = None,
+                         reader: str = "reader", reader_password: str | None = None,
+                         ) -> AuthRegistry:
+    """A plain-HTTP registry using ``auth.token`` with a local :class:`TokenServer`.
+
+    ``username`` may pull, push and delete; ``reader`` may only pull; anonymous
+    clients get tokens without any access.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    password = password or _random_password()
+    reader_password = reader_password or _random_password()
+    server = TokenServer(root / "token", {
+        username: TokenUser(password, frozenset({"pull", "push", "delete"}),
+                            refresh_token="rt-" + _random_password()),
+        reader: TokenUser(reader_password, frozenset({"pull"})),
+    })
+    try:
+        registry = start_registry(root / "registry", RegistryOptions(
+            token_realm=server.realm, token_service=server.service,
+            token_issuer=server.issuer, token_rootcertbundle=server.rootcertbundle))
+    except BaseException:
+        server.stop()
+        raise
+    return AuthRegistry(registry, username, password,
+                        {username: password, reader: reader_password}, token_server=server)
