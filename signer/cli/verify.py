@@ -1,0 +1,309 @@
+"""``signer verify``: verify image signatures as ``cosign verify`` does.
+
+Stderr gets cosign's header and check lines, stdout the JSON array of verified
+payloads (or the payloads as text with ``--output text``). Exit codes as cosign:
+0 verified, 10 no signatures, 11 image tag not found, 12 no matching signatures,
+1 other errors, 2 usage. Only argparse and the standard library are imported here
+at module level; the work happens in :func:`run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from signer.fetch import ImageVerification, VerifyOptions
+    from signer.verify.verifier import VerificationPolicy
+
+TLOG_WARNING = ("**Warning** Skipping tlog verification is an insecure practice that lacks "
+                "transparency and auditability verification for the signature.")
+ENV_SIGNATURE_REPOSITORY = "COSIGN_REPOSITORY"
+
+
+def _flag_bool(text: str) -> bool:
+    """cosign's boolean flags accept ``--flag``, ``--flag=true`` and ``--flag=false``."""
+    value = text.strip().lower()
+    if value in ("1", "t", "true", "yes"):
+        return True
+    if value in ("0", "f", "false", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}")
+
+
+def _bool_flag(parser: argparse._ActionsContainer, name: str, help_text: str,
+               default: bool = False) -> None:
+    parser.add_argument(name, nargs="?", const=True, default=default, type=_flag_bool,
+                        metavar="BOOL", help=help_text)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """cosign verify's flags (those that apply to legacy ``.sig`` signatures)."""
+    parser.add_argument("images", nargs="+", metavar="IMAGE",
+                        help="image references (tag or digest)")
+    parser.add_argument("--key", metavar="FILE",
+                        help="PEM public key (ECDSA, RSA, Ed25519) or certificate to verify with")
+    identity = parser.add_argument_group("keyless identity (both an identity and an issuer)")
+    identity.add_argument("--certificate-identity", metavar="SAN",
+                          help="expected certificate subject (any SAN, exact)")
+    identity.add_argument("--certificate-identity-regexp", metavar="RE",
+                          help="regular expression searched in the certificate's SANs")
+    identity.add_argument("--certificate-oidc-issuer", metavar="URL",
+                          help="expected OIDC issuer (Fulcio extension 1.8, else 1.1)")
+    identity.add_argument("--certificate-oidc-issuer-regexp", metavar="RE",
+                          help="regular expression searched in the OIDC issuer")
+    for part in ("trigger", "sha", "name", "repository", "ref"):
+        identity.add_argument(f"--certificate-github-workflow-{part}", metavar="VALUE",
+                              help=f"expected GitHub workflow {part} extension (exact)")
+    trust = parser.add_argument_group("trust material")
+    trust.add_argument("--trusted-root", metavar="FILE",
+                       help="trusted_root.json (default: the embedded public-good root)")
+    trust.add_argument("--certificate-chain", metavar="FILE",
+                       help="PEM intermediates and root of a private CA")
+    trust.add_argument("--ca-roots", metavar="FILE", help="PEM root certificates of a private CA")
+    trust.add_argument("--ca-intermediates", metavar="FILE",
+                       help="PEM intermediate certificates of a private CA")
+    checks = parser.add_argument_group("checks")
+    _bool_flag(checks, "--insecure-ignore-tlog",
+               "do not require a transparency-log entry (insecure)")
+    _bool_flag(checks, "--insecure-ignore-sct", "do not require an embedded SCT")
+    _bool_flag(checks, "--offline", "never contact Rekor (only the registry is used)")
+    _bool_flag(checks, "--check-claims", "check the payload's digest and annotations",
+               default=True)
+    checks.add_argument("-a", "--annotations", action="append", default=[], metavar="KEY=VALUE",
+                        help="annotation the signed payload must carry (repeatable)")
+    checks.add_argument("--signed-identity", default="any", metavar="POLICY",
+                        help="check the payload's docker-reference: any (default, as cosign), "
+                             "match-repository, match-exact, exact-reference=REF, "
+                             "exact-repository=REPO")
+    checks.add_argument("--rekor-url", default="https://rekor.sigstore.dev",
+                        help="accepted for compatibility; verification uses the Rekor bundle")
+    registry = parser.add_argument_group("registry")
+    registry.add_argument("--signature-repository", metavar="REPO",
+                          help="repository holding the signatures (default: $COSIGN_REPOSITORY "
+                               "or the image's)")
+    registry.add_argument("--insecure-registry", "--allow-insecure-registry",
+                          "--allow-http-registry", dest="insecure_registry", action="append",
+                          nargs="?", const="*", default=[], metavar="HOST",
+                          help="registry that may use plain HTTP or unverified TLS")
+    registry.add_argument("--ca-bundle", "--registry-cacert", dest="ca_bundle", metavar="FILE",
+                          help="extra CA certificates for registry TLS")
+    registry.add_argument("--max-workers", type=int, default=10, metavar="N",
+                          help="images verified concurrently (default 10)")
+    parser.add_argument("-o", "--output", choices=("json", "text"), default="json",
+                        help="stdout format (default json)")
+
+
+def _read_annotations(values: list[str]) -> dict[str, str]:
+    from signer.errors import UsageError
+
+    result: dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"invalid annotation {item!r}", hint="use -a key=value")
+        result[name] = value
+    return result
+
+
+def _load_key(path: str) -> Any:
+    """A PEM public key, or the public key of a PEM certificate."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from signer.errors import InputError
+    from signer.keys import load_public_key_pem
+
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise InputError(f"cannot read key {path}: {exc.strerror}") from None
+    if b"-----BEGIN CERTIFICATE-----" in data:
+        try:
+            cert = x509.load_pem_x509_certificate(data)
+        except ValueError:
+            raise InputError(f"{path} is not a valid PEM certificate") from None
+        spki = cert.public_key().public_bytes(serialization.Encoding.DER,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo)
+        return load_public_key_pem(spki, f"certificate {path}")
+    return load_public_key_pem(data, f"key {path}")
+
+
+def build_policy(args: argparse.Namespace) -> VerificationPolicy:
+    """The verification policy the flags describe; refuses incomplete keyless policies."""
+    from signer.errors import UsageError
+    from signer.verify.policy import IdentityPolicy, SignedIdentityPolicy
+    from signer.verify.verifier import VerificationPolicy
+
+    identity = IdentityPolicy(
+        identity=args.certificate_identity,
+        identity_regexp=args.certificate_identity_regexp,
+        issuer=args.certificate_oidc_issuer,
+        issuer_regexp=args.certificate_oidc_issuer_regexp,
+        github_workflow_trigger=args.certificate_github_workflow_trigger,
+        github_workflow_sha=args.certificate_github_workflow_sha,
+        github_workflow_name=args.certificate_github_workflow_name,
+        github_workflow_repository=args.certificate_github_workflow_repository,
+        github_workflow_ref=args.certificate_github_workflow_ref,
+    )
+    key = None
+    if args.key:
+        if args.certificate_identity or args.certificate_identity_regexp:
+            raise UsageError("--key cannot be combined with --certificate-identity[-regexp]",
+                             hint="a key-signed image has no certificate identity")
+        key = _load_key(args.key)
+    else:
+        if args.certificate_identity is None and args.certificate_identity_regexp is None:
+            raise UsageError(
+                "--certificate-identity or --certificate-identity-regexp is required for "
+                "verification in keyless mode",
+                hint="e.g. --certificate-identity-regexp '^https://github.com/OWNER/REPO/' "
+                     "--certificate-oidc-issuer https://token.actions.githubusercontent.com")
+        if args.certificate_oidc_issuer is None and args.certificate_oidc_issuer_regexp is None:
+            raise UsageError(
+                "--certificate-oidc-issuer or --certificate-oidc-issuer-regexp is required "
+                "for verification in keyless mode",
+                hint="for GitHub Actions: --certificate-oidc-issuer "
+                     "https://token.actions.githubusercontent.com")
+    return VerificationPolicy(
+        key=key,
+        identity=None if args.key else identity,
+        ignore_tlog=args.insecure_ignore_tlog,
+        ignore_sct=args.insecure_ignore_sct,
+        annotations=_read_annotations(args.annotations),
+        signed_identity=SignedIdentityPolicy.parse(args.signed_identity),
+        check_claims=args.check_claims,
+    )
+
+
+def load_trust(args: argparse.Namespace) -> Any:
+    """The trusted root with cosign's legacy overrides applied (environment and flags)."""
+    from signer.trust import (
+        LegacyTrustOptions,
+        TrustedRoot,
+        apply_legacy_overrides,
+        load_default,
+    )
+
+    legacy = LegacyTrustOptions.from_environment(
+        os.environ, certificate_chain=args.certificate_chain, ca_roots=args.ca_roots,
+        ca_intermediates=args.ca_intermediates)
+    if args.trusted_root:
+        base = TrustedRoot.from_file(args.trusted_root)
+    elif legacy.any:
+        base = TrustedRoot.empty() if (legacy.root_file or args.certificate_chain
+                                       or args.ca_roots) else load_default()
+    else:
+        base = load_default()
+    return apply_legacy_overrides(base, legacy) if legacy.any else base
+
+
+def build_options(args: argparse.Namespace) -> VerifyOptions:
+    """Trust, policy and registry options from the flags and environment."""
+    from signer.errors import UsageError
+    from signer.fetch import VerifyOptions
+
+    if args.max_workers < 1:
+        raise UsageError("--max-workers must be at least 1")
+    return VerifyOptions(
+        trust=load_trust(args),
+        policy=build_policy(args),
+        signature_repository=args.signature_repository
+        or os.environ.get(ENV_SIGNATURE_REPOSITORY) or None,
+        max_workers=args.max_workers,
+    )
+
+
+def check_lines(args: argparse.Namespace, bundle_verified: bool) -> list[str]:
+    """The checks cosign lists under the header (spec §5.1)."""
+    lines = []
+    if args.annotations and args.check_claims:
+        lines.append("The specified annotations were verified.")
+    if args.check_claims:
+        lines.append("The cosign claims were validated")
+    if bundle_verified:
+        lines.append("Existence of the claims in the transparency log was verified offline")
+    if args.key:
+        lines.append("The signatures were verified against the specified public key")
+    else:
+        lines.append("The code-signing certificate was verified using trusted certificate "
+                     "authority certificates")
+    return lines
+
+
+def print_verified(args: argparse.Namespace, result: ImageVerification) -> None:
+    """cosign's header on stderr, then the payloads on stdout."""
+    from signer.formats.gojson import go_json
+    from signer.verify.certs import certificate_subject, github_extensions, oidc_issuer
+
+    passing = result.passing
+    header = [f"\nVerification for {result.reference.name} --",
+              "The following checks were performed on each of these signatures:"]
+    header += [f"  - {line}" for line in check_lines(args, any(r.bundle_verified
+                                                              for r in passing))]
+    sys.stderr.write("\n".join(header) + "\n")
+    if args.output == "json":
+        sys.stdout.write("\n" + go_json([r.output_object() for r in passing]).decode() + "\n")
+        return
+    labels = {"githubWorkflowTrigger": "Trigger", "githubWorkflowSha": "SHA",
+              "githubWorkflowName": "Name", "githubWorkflowRepository": "Repository",
+              "githubWorkflowRef": "Ref"}
+    for verified in passing:
+        cert = verified.certificate
+        if cert is not None:
+            sys.stderr.write(f"Certificate subject: {certificate_subject(cert) or ''}\n")
+            issuer = oidc_issuer(cert)
+            if issuer:
+                sys.stderr.write(f"Certificate issuer URL: {issuer}\n")
+            for name, value in github_extensions(cert).items():
+                sys.stderr.write(f"GitHub Workflow {labels[name]}: {value}\n")
+        sys.stdout.write(verified.layer.payload.decode("utf-8", errors="replace") + "\n")
+
+
+def print_failure(result: ImageVerification) -> None:
+    """One ``Error:`` line for the image, then one line per failed signature."""
+    from signer.errors import NoMatchingSignaturesError
+
+    error = result.error
+    if isinstance(error, NoMatchingSignaturesError) or (error is None and result.results):
+        sys.stderr.write(f"Error: no matching signatures for {result.reference.name}:\n")
+        for line in result.failure_lines():
+            sys.stderr.write(f"  {line}\n")
+        return
+    if error is not None:
+        sys.stderr.write(f"Error: {error.diagnostics()}\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Verify every image; the exit code is that of the first image that failed."""
+    from signer.errors import UsageError
+    from signer.fetch import verify_images
+    from signer.reference import parse_reference
+    from signer.registry.client import RegistryClient
+
+    options = build_options(args)
+    references = []
+    for text in args.images:
+        try:
+            references.append(parse_reference(text))
+        except Exception as err:  # InputError from the parser: bad reference is usage
+            message = getattr(err, "message", str(err))
+            raise UsageError(f"invalid image reference {text!r}: {message}") from None
+    if options.policy.ignore_tlog:
+        sys.stderr.write(TLOG_WARNING + "\n")
+    insecure = [h for h in args.insecure_registry if h != "*"]
+    if "*" in args.insecure_registry:
+        insecure += [ref.registry for ref in references]
+    with RegistryClient(insecure=insecure, ca_bundle=args.ca_bundle) as client:
+        results = verify_images(client, references, options)
+    exit_code = 0
+    for result in results:
+        if result.verified:
+            print_verified(args, result)
+        else:
+            print_failure(result)
+            exit_code = exit_code or result.exit_code
+    return exit_code

@@ -1,0 +1,182 @@
+"""Gather the signatures of images from a registry and verify them (layer L4).
+
+The only place that joins registry I/O with the pure verifier. For each image:
+resolve the reference (a digest reference is used as is, without fetching the image
+manifest, as cosign does; a tag is resolved with a HEAD request), fetch the
+``sha256-<hex>.sig`` manifest (from ``--signature-repository`` / ``COSIGN_REPOSITORY``
+if set), fetch every layer blob (bounded count and size, digest-checked), then run
+:func:`signer.verify.verifier.verify_signatures`. Several images are verified
+concurrently over one shared :class:`~signer.registry.client.RegistryClient`.
+
+Library entry point (used by the CLI and the GitHub Action)::
+
+    with RegistryClient() as client:
+        result = verify_image(client, "ghcr.io/o/r:tag", VerifyOptions(trust, policy))
+        result.verified, result.digest, result.passing, result.error
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from signer.errors import (
+    Error,
+    ImageNotFoundError,
+    InputError,
+    NoMatchingSignaturesError,
+    NoSignaturesError,
+)
+from signer.formats.legacy import (
+    MAX_PAYLOAD_BYTES,
+    SignatureLayer,
+    parse_signature_manifest,
+    signature_layer,
+    signature_tag,
+)
+from signer.reference import Reference, parse_reference
+from signer.registry.client import RegistryClient
+from signer.trust import TrustedRoot
+from signer.verify.verifier import VerificationPolicy, Verified, verify_signatures
+
+#: cosign's limit on signature layers per ``.sig`` manifest
+DEFAULT_MAX_LAYERS = 1000
+#: images verified at once (cosign's --max-workers default)
+DEFAULT_MAX_WORKERS = 10
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """Everything :func:`verify_image` needs besides the client and the reference."""
+
+    trust: TrustedRoot
+    policy: VerificationPolicy
+    signature_repository: str | None = None
+    max_layers: int = DEFAULT_MAX_LAYERS
+    max_workers: int = DEFAULT_MAX_WORKERS
+
+
+@dataclass
+class ImageVerification:
+    """The outcome for one image: its digest, per-signature results, or an error."""
+
+    reference: Reference
+    digest: str | None = None
+    signature_reference: Reference | None = None
+    results: list[Verified] = field(default_factory=list)
+    error: Error | None = None
+    seconds: float = 0.0
+
+    @property
+    def passing(self) -> list[Verified]:
+        """Signatures that passed every check."""
+        return [r for r in self.results if r.ok]
+
+    @property
+    def verified(self) -> bool:
+        """True if at least one signature passed every check."""
+        return self.error is None and bool(self.passing)
+
+    @property
+    def exit_code(self) -> int:
+        """cosign's exit code for this image (0 when verified)."""
+        return 0 if self.verified else (self.error.exit_code if self.error else 12)
+
+    def failure_lines(self) -> list[str]:
+        """One line per failed signature: which check failed and why."""
+        return [f"signature {r.index} (layer {r.layer.digest[:19]}…): {r.reason}"
+                for r in self.results if not r.ok]
+
+
+def signature_repository_reference(image: Reference, override: str | None) -> Reference:
+    """The repository holding the signatures: the image's, or the override's."""
+    if not override:
+        return image.repository_only()
+    try:
+        target = parse_reference(override)
+    except InputError as err:
+        raise InputError(f"invalid signature repository {override!r}: {err.message}",
+                         hint="use REGISTRY/REPOSITORY (no tag or digest)") from None
+    if target.tag or target.digest:
+        raise InputError(f"signature repository {override!r} must not have a tag or digest")
+    return target
+
+
+def resolve_image_digest(client: RegistryClient, image: Reference) -> str:
+    """The digest to verify: the reference's own, or the tag resolved by the registry."""
+    if image.digest:
+        return image.digest
+    try:
+        return client.resolve_digest(image)
+    except ImageNotFoundError:
+        raise ImageNotFoundError(f"image tag not found: {image.name}",
+                                 hint="check the repository and tag") from None
+
+
+def fetch_signature_layers(
+    client: RegistryClient, signatures: Reference, digest: str,
+    max_layers: int = DEFAULT_MAX_LAYERS,
+) -> tuple[Reference, list[SignatureLayer]]:
+    """Fetch ``sha256-<hex>.sig`` in ``signatures``'s repository and every layer blob."""
+    sig_ref = signatures.with_tag(signature_tag(digest))
+    try:
+        manifest = client.get_manifest(sig_ref)
+    except ImageNotFoundError:
+        raise NoSignaturesError(f"no signatures found for {digest}",
+                                hint=f"nothing is stored under {sig_ref.name}") from None
+    parsed = parse_signature_manifest(manifest.data, max_layers=max_layers)
+    if not parsed.layers:
+        raise NoSignaturesError(f"no signatures found for {digest}",
+                                hint=f"{sig_ref.name} has no layers")
+    layers = []
+    for descriptor in parsed.layers:
+        if descriptor.size > MAX_PAYLOAD_BYTES:
+            raise InputError(f"signature layer {descriptor.digest} is {descriptor.size} bytes, "
+                             f"over the limit of {MAX_PAYLOAD_BYTES}")
+        blob = client.get_blob(sig_ref, descriptor.digest, limit=MAX_PAYLOAD_BYTES)
+        layers.append(signature_layer(descriptor, blob))
+    return sig_ref, layers
+
+
+def verify_image(
+    client: RegistryClient, reference: Reference | str, options: VerifyOptions
+) -> ImageVerification:
+    """Verify one image; errors are captured in the result, never raised.
+
+    ``result.error`` is ImageNotFoundError (exit 11), NoSignaturesError (10),
+    NoMatchingSignaturesError (12) or another :class:`signer.errors.Error` (1).
+    """
+    started = time.perf_counter()
+    try:
+        image = parse_reference(reference) if isinstance(reference, str) else reference
+    except Error as err:
+        return ImageVerification(Reference("", str(reference)), error=err)
+    result = ImageVerification(image)
+    try:
+        result.digest = resolve_image_digest(client, image)
+        repository = signature_repository_reference(image, options.signature_repository)
+        result.signature_reference, layers = fetch_signature_layers(
+            client, repository, result.digest, options.max_layers)
+        result.results = verify_signatures(layers, result.digest, options.trust,
+                                           options.policy, image)
+        if not result.passing:
+            result.error = NoMatchingSignaturesError(
+                f"no matching signatures for {image.name}: "
+                + "; ".join(r.reason for r in result.results))
+    except Error as err:
+        result.error = err
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def verify_images(
+    client: RegistryClient, references: Sequence[Reference | str], options: VerifyOptions
+) -> list[ImageVerification]:
+    """Verify several images concurrently (``options.max_workers``); results in order."""
+    if len(references) <= 1:
+        return [verify_image(client, ref, options) for ref in references]
+    workers = max(1, min(options.max_workers, len(references)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify") as pool:
+        return list(pool.map(lambda ref: verify_image(client, ref, options), references))
