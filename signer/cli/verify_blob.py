@@ -1,0 +1,147 @@
+"""``signer verify-blob``: verify a file (or its digest) against a Sigstore bundle.
+
+Mirrors ``cosign verify-blob --bundle``: Sigstore bundles v0.1–v0.3 (message
+signatures and DSSE in-toto attestations, Rekor v1 and v2, RFC 3161 timestamps)
+and cosign's legacy ``sign-blob --bundle`` JSON. Success prints ``Verified OK`` on
+stderr and exits 0; a failed check prints one ``Error:`` line naming the check and
+exits 1 (as ``cosign verify-blob``); bad usage exits 2. Verification is offline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+_MAX_BUNDLE_BYTES = 16 * 1024 * 1024
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags named as cosign names them."""
+    parser.add_argument("blob", nargs="?", metavar="BLOB",
+                        help="the file to verify (or use --digest)")
+    parser.add_argument("--bundle", required=True, metavar="FILE",
+                        help="Sigstore bundle (or cosign's legacy sign-blob bundle)")
+    parser.add_argument("--digest", metavar="ALG:HEX",
+                        help="verify against this digest (sha256:<hex>) instead of a file")
+    parser.add_argument("--key", metavar="FILE", help="public key (PEM) of a key-signed bundle")
+    parser.add_argument("--certificate-identity", metavar="IDENTITY",
+                        help="expected certificate identity (URI or e-mail SAN)")
+    parser.add_argument("--certificate-identity-regexp", metavar="REGEXP",
+                        help="regular expression the certificate identity must match")
+    parser.add_argument("--certificate-oidc-issuer", metavar="URL",
+                        help="expected OIDC issuer in the certificate")
+    parser.add_argument("--certificate-oidc-issuer-regexp", metavar="REGEXP",
+                        help="regular expression the OIDC issuer must match")
+    parser.add_argument("--trusted-root", metavar="FILE",
+                        help="trusted_root.json (default: the embedded public-good root)")
+    parser.add_argument("--insecure-ignore-tlog", action="store_true",
+                        help="do not require a transparency log entry")
+    parser.add_argument("--insecure-ignore-sct", action="store_true",
+                        help="do not require an embedded SCT in the certificate")
+    # accepted for cosign compatibility; bundles are always read and never fetched online
+    parser.add_argument("--new-bundle-format", nargs="?", const="true", default=None,
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--offline", nargs="?", const="true", default=None,
+                        help=argparse.SUPPRESS)
+
+
+def _usage_checks(args: argparse.Namespace) -> None:
+    from signer.errors import UsageError
+
+    if (args.blob is None) == (args.digest is None):
+        raise UsageError("give exactly one of BLOB and --digest")
+    identity_flags = (args.certificate_identity, args.certificate_identity_regexp,
+                      args.certificate_oidc_issuer, args.certificate_oidc_issuer_regexp)
+    if args.key is not None:
+        if any(flag is not None for flag in identity_flags):
+            raise UsageError("--key cannot be combined with --certificate-identity/-issuer flags")
+        return
+    if args.certificate_identity is None and args.certificate_identity_regexp is None:
+        raise UsageError("--certificate-identity or --certificate-identity-regexp is required "
+                         "for verification in keyless mode")
+    if args.certificate_oidc_issuer is None and args.certificate_oidc_issuer_regexp is None:
+        raise UsageError("--certificate-oidc-issuer or --certificate-oidc-issuer-regexp is "
+                         "required for verification in keyless mode")
+
+
+def _read_file(path: str, what: str, limit: int | None = None) -> bytes:
+    from signer.errors import InputError
+
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1 if limit is not None else -1)
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {path}: {exc.strerror}") from None
+    if limit is not None and len(data) > limit:
+        raise InputError(f"{what} {path} is larger than {limit} bytes")
+    return data
+
+
+def _load_trust(args: argparse.Namespace) -> Any:
+    from signer import trust
+
+    base = (trust.TrustedRoot.from_file(args.trusted_root) if args.trusted_root
+            else trust.load_default())
+    overrides = trust.LegacyTrustOptions.from_environment(os.environ)
+    return trust.apply_legacy_overrides(base, overrides) if overrides.any else base
+
+
+def run(args: argparse.Namespace) -> int:
+    """Verify and report; raises :class:`signer.errors.Error` on failure."""
+    _usage_checks(args)
+    import json
+
+    from signer.digest import parse_digest
+    from signer.errors import InputError, UsageError, VerificationError
+    from signer.formats.bundle import (
+        is_legacy_blob_bundle,
+        parse_bundle,
+        parse_legacy_blob_bundle,
+    )
+    from signer.keys import load_public_key_pem
+    from signer.verify.bundle import (
+        Artifact,
+        BundleOptions,
+        IdentityPolicy,
+        KeyPolicy,
+        Policy,
+        verify_bundle,
+        verify_legacy_blob_bundle,
+    )
+
+    if args.digest is not None:
+        try:
+            artifact = Artifact.from_digest(parse_digest(args.digest))
+        except InputError as err:
+            raise UsageError(f"--digest: {err.message}", hint=err.hint) from None
+    else:
+        artifact = Artifact.from_bytes(_read_file(args.blob, "artifact"))
+    policy: Policy
+    if args.key is not None:
+        policy = KeyPolicy(load_public_key_pem(_read_file(args.key, "key", 1 << 20),
+                                               f"key {args.key}"))
+    else:
+        policy = IdentityPolicy(args.certificate_identity, args.certificate_identity_regexp,
+                                args.certificate_oidc_issuer,
+                                args.certificate_oidc_issuer_regexp)
+    options = BundleOptions(require_tlog=not args.insecure_ignore_tlog,
+                            require_sct=not args.insecure_ignore_sct)
+    raw = _read_file(args.bundle, "bundle", _MAX_BUNDLE_BYTES)
+    try:
+        document = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InputError(f"bundle: {args.bundle} is not valid JSON") from None
+    trust = _load_trust(args)
+    try:
+        if is_legacy_blob_bundle(document):
+            verify_legacy_blob_bundle(parse_legacy_blob_bundle(document), artifact, trust,
+                                      policy, options)
+        else:
+            verify_bundle(parse_bundle(document), artifact, trust, policy, options)
+    except VerificationError as err:
+        err.exit_code = 1  # cosign verify-blob exits 1 on a failed check
+        raise
+    sys.stderr.write("Verified OK\n")
+    return 0
