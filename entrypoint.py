@@ -20,12 +20,19 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from signer.reference import Reference
+    from signer.registry.client import RegistryClient
+    from signer.registry.credentials import Keychain
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 PUBLIC_REKOR_URL = "https://rekor.sigstore.dev"
 PUBLIC_SEARCH_URL = "https://search.sigstore.dev"
 GHCR = "ghcr.io"
+#: stands for "the public half of the key input" in a :class:`VerifyPolicy`
+SIGNING_KEY = "(the signing key)"
 
 #: Environment variables whose values are secrets: masked before anything else.
 SECRET_VARIABLES = (
@@ -154,6 +161,7 @@ class Inputs:
 
     mode: str
     images: tuple[str, ...]
+    references: tuple[Reference, ...] = ()
     digest: str | None = None
     push_from: str | None = None
     registry_username: str | None = None
@@ -198,6 +206,35 @@ def split_images(text: str) -> list[str]:
         if part:
             seen.setdefault(part, None)
     return list(seen)
+
+
+def parse_images(images: Sequence[str], digest: str | None) -> tuple[Reference, ...]:
+    """Parse every image; with ``digest``, pin each to it and keep one per repository.
+
+    Raises :class:`InputProblem` for ``images`` naming every reference that is invalid
+    or names a different digest.
+    """
+    from signer.errors import Error
+    from signer.reference import parse_reference
+
+    references: dict[str, Reference] = {}
+    bad: list[str] = []
+    for text in images:
+        try:
+            ref = parse_reference(text)
+        except Error as err:
+            bad.append(err.message)
+            continue
+        if digest is not None:
+            if ref.digest is not None and ref.digest != digest:
+                bad.append(f"{text} names digest {ref.digest}, not the digest input {digest}")
+                continue
+            ref = ref.with_digest(digest)
+        key = ref.repository_name if digest is not None else str(ref)
+        references.setdefault(key, ref)
+    if bad:
+        raise InputProblem("images", "; ".join(bad))
+    return tuple(references.values())
 
 
 def parse_annotations(text: str) -> tuple[tuple[str, str], ...]:
@@ -332,6 +369,8 @@ def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProble
     digest = input_value(env, "digest") or None
     if digest and not _DIGEST_RE.match(digest):
         problems.append(InputProblem("digest", f"expected sha256:<64 hex digits>, got {digest!r}"))
+        digest = None
+    references = attempt(lambda: parse_images(images, digest), ())
 
     push_from = attempt(lambda: _check_path("push-from", input_value(env, "push-from"),
                                             workspace), None)
@@ -374,7 +413,8 @@ def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProble
     if problems:
         return None, problems
     return Inputs(
-        mode=mode, images=tuple(images), digest=digest, push_from=push_from,
+        mode=mode, images=tuple(images), references=references, digest=digest,
+        push_from=push_from,
         registry_username=username, registry_password=password, key=key,
         key_password=key_password, annotations=annotations, recursive=recursive,
         tlog_upload=tlog_upload, fulcio_url=fulcio, rekor_url=rekor,
@@ -500,18 +540,328 @@ def write_report(directory: Path, mode: str, results: Sequence[ImageResult],
     return Path(name)
 
 
+# --------------------------------------------------------------------------- the run
+
+
+def build_keychain(inputs: Inputs, env: Mapping[str, str]) -> Keychain:
+    """Registry credentials: the inputs for the images' registries, else GitHub's for ghcr.io.
+
+    Docker's ``config.json`` and credential helpers (e.g. after docker/login-action)
+    come next, as for ``docker`` itself.
+    """
+    from signer.registry.credentials import (
+        ChainKeychain,
+        Credentials,
+        StaticKeychain,
+        default_keychain,
+    )
+
+    registries = {ref.registry for ref in inputs.references}
+    if inputs.registry_username and inputs.registry_password:
+        explicit = Credentials(inputs.registry_username, inputs.registry_password)
+        return default_keychain(explicit, registries)
+    actor, token = env.get("SIGNER_GITHUB_ACTOR", ""), env.get("SIGNER_GITHUB_TOKEN", "")
+    if GHCR in registries and actor and token:
+        github = StaticKeychain(Credentials(actor, token), frozenset({GHCR}))
+        return ChainKeychain((github, default_keychain()))
+    return default_keychain()
+
+
+def _first_error_exit(results: Sequence[ImageResult]) -> int:
+    return next((r.exit_code or 1 for r in results if not r.ok), 0)
+
+
+class ActionRun:
+    """One run of the action: the steps in order, collecting a result per image."""
+
+    def __init__(self, inputs: Inputs, env: Mapping[str, str], console: Console) -> None:
+        self.inputs = inputs
+        self.env = env
+        self.console = console
+        self.results: dict[str, ImageResult] = {}
+        self.policy: VerifyPolicy | None = inputs.policy
+
+    def fail(self, key: str, image: str, error: Exception) -> None:
+        """Record ``error`` for one image and annotate it."""
+        from signer.errors import Error
+
+        if isinstance(error, Error):
+            message, code, shown = error.message, error.exit_code, error.diagnostics()
+        else:  # a bug: say so in one line, never a traceback with values in it
+            message = f"internal error ({type(error).__name__})"
+            code, shown = 1, message
+        result = self.results.setdefault(key, ImageResult(image))
+        result.error, result.exit_code = message, code
+        self.console.error(shown, title=f"signer {self.inputs.mode}: {image}")
+
+    def run(self, client: RegistryClient) -> list[ImageResult]:
+        """Push (if asked), then sign and/or verify; never raises for user errors."""
+        targets = list(self.inputs.references)
+        if self.inputs.push_from:
+            pushed = self.push(client, targets)
+            if pushed is None:
+                return list(self.results.values())
+            targets = pushed
+        pinned = self.resolve(client, targets)
+        if self.inputs.mode == "sign" and pinned:
+            self.sign(client, pinned)
+            if self.inputs.verify_after_sign:
+                to_verify = [(k, r) for k, r in pinned if self.results[k].signed]
+                if to_verify:
+                    self.verify(client, to_verify)
+        elif pinned:
+            self.verify(client, pinned)
+        return list(self.results.values())
+
+    def push(self, client: RegistryClient, targets: list[Reference]) -> list[Reference] | None:
+        """Push ``push-from`` to every target; return them pinned to the pushed digest."""
+        from signer.errors import Error
+        from signer.registry.push import push_image
+        from signer.registry.sources import open_source
+
+        assert self.inputs.push_from is not None
+        with self.console.group(f"Push {self.inputs.push_from}"):
+            try:
+                with open_source(self.inputs.push_from) as source:
+                    pushed = push_image(source, targets, client, progress=self.console.line)
+            except Error as error:
+                for ref in targets:
+                    self.fail(str(ref), str(ref), error)
+                return None
+        return [result.target.with_digest(result.digest) for result in pushed]
+
+    def resolve(self, client: RegistryClient,
+                targets: Sequence[Reference]) -> list[tuple[str, Reference]]:
+        """Pin every target to its digest (tags resolved once); one entry per digest."""
+        from signer.errors import Error
+
+        pinned: dict[str, Reference] = {}
+        with self.console.group("Resolve digests"):
+            for ref in targets:
+                image = str(ref)
+                try:
+                    digest = ref.digest or client.resolve_digest(ref)
+                except Error as error:
+                    self.fail(image, image, error)
+                    continue
+                exact = ref.with_digest(digest)
+                key = f"{exact.repository_name}@{digest}"
+                if key in pinned:
+                    self.console.line(f"{image} -> {digest} (same image as above)")
+                    continue
+                self.console.line(f"{image} -> {digest}")
+                pinned[key] = exact
+                self.results[key] = ImageResult(image, digest=digest)
+        return list(pinned.items())
+
+    def sign(self, client: RegistryClient, pinned: Sequence[tuple[str, Reference]]) -> None:
+        """Sign every pinned image with one identity (one token and certificate)."""
+        from signer.errors import Error
+        from signer.services import PUBLIC_GOOD_FULCIO_URL, PUBLIC_GOOD_REKOR_URL
+        from signer.sign import SignOptions, sign_images
+
+        inputs = self.inputs
+        with self.console.group("Sign"):
+            try:
+                options = SignOptions(
+                    key=self._private_key(), identity_token=self._identity_token(),
+                    trusted_root=self._trusted_root(), annotations=dict(inputs.annotations),
+                    tlog_upload=inputs.tlog_upload, recursive=inputs.recursive,
+                    fulcio_url=inputs.fulcio_url or PUBLIC_GOOD_FULCIO_URL,
+                    rekor_url=inputs.rekor_url or PUBLIC_GOOD_REKOR_URL)
+                signed = sign_images(client, [ref for _key, ref in pinned], options)
+            except Error as error:
+                for key, ref in pinned:
+                    self.fail(key, self.results[key].image if key in self.results else str(ref),
+                              error)
+                return
+            for item in signed:
+                # keys are REPOSITORY@DIGEST, as signed_reference; --recursive adds children
+                result = self.results.setdefault(item.signed_reference, ImageResult(
+                    f"{item.reference} ({item.platform or 'child'})", digest=item.digest))
+                result.signed = True
+                result.signature_ref = item.signature_ref
+                result.identity, result.issuer = item.identity, item.issuer
+                result.rekor_log_index = item.log_index
+                result.rekor_entry_url = self._entry_link(item.log_index, item.entry_url)
+                where = (f", Rekor entry {result.rekor_entry_url}"
+                         if item.log_index is not None else "")
+                self.console.line(f"signed {item.signed_reference}: {item.signature_ref}{where}")
+        if self.policy is None:
+            first = next((r for r in self.results.values() if r.signed), None)
+            if first is not None and first.identity:
+                self.policy = VerifyPolicy(identity=first.identity, issuer=first.issuer)
+            elif inputs.key:
+                self.policy = VerifyPolicy(public_key=SIGNING_KEY)
+
+    def verify(self, client: RegistryClient, pinned: Sequence[tuple[str, Reference]]) -> None:
+        """Verify every pinned image against the policy, as ``signer verify`` does."""
+        from signer.errors import Error, NoMatchingSignaturesError
+        from signer.fetch import VerifyOptions, verify_images
+        from signer.trust import load_default
+        from signer.verify.certs import certificate_subject, oidc_issuer
+
+        with self.console.group("Verify"):
+            try:
+                policy = self._verification_policy()
+                trust = self._trusted_root() or load_default()
+            except Error as error:
+                for key, _ref in pinned:
+                    self.results[key].verified = False
+                    self.fail(key, self.results[key].image, error)
+                return
+            assert self.policy is not None
+            self.console.line(f"policy: {self.policy.describe()}")
+            outcomes = verify_images(client, [ref for _key, ref in pinned],
+                                     VerifyOptions(trust=trust, policy=policy))
+            for (key, ref), outcome in zip(pinned, outcomes, strict=True):
+                result = self.results[key]
+                result.verified = outcome.verified
+                if not outcome.verified:
+                    for line in outcome.failure_lines():
+                        self.console.line(f"{ref.name}: {line}")
+                    self.fail(key, result.image, outcome.error if outcome.error is not None
+                              else NoMatchingSignaturesError(f"no matching signatures: {ref}"))
+                    continue
+                passing = outcome.passing[0]
+                if passing.certificate is not None:
+                    result.identity = certificate_subject(passing.certificate)
+                    result.issuer = oidc_issuer(passing.certificate)
+                if passing.rekor_bundle is not None and result.rekor_log_index is None:
+                    result.rekor_log_index = passing.rekor_bundle.log_index
+                    result.rekor_entry_url = rekor_entry_url(self.inputs.rekor_url,
+                                                             result.rekor_log_index)
+                if outcome.signature_reference is not None and not result.signature_ref:
+                    result.signature_ref = outcome.signature_reference.name
+                count = len(outcome.passing)
+                self.console.line(f"verified {ref.name}: {count} matching signature(s)"
+                                  + (f", signed by {result.identity}" if result.identity else ""))
+
+    def _verification_policy(self) -> Any:
+        """The library policy for :attr:`policy` (identity, public key or signing key)."""
+        from signer.errors import UsageError
+        from signer.verify.policy import IdentityPolicy
+        from signer.verify.verifier import VerificationPolicy
+
+        policy = self.policy
+        ignore_tlog = self.inputs.insecure_ignore_tlog or (
+            self.inputs.mode == "sign" and not self.inputs.tlog_upload)
+        if policy is None:
+            raise UsageError("no verification policy",
+                             hint="give certificate-identity and certificate-oidc-issuer, "
+                                  "or public-key")
+        if policy.public_key:
+            return VerificationPolicy(key=self._public_key(policy.public_key),
+                                      ignore_tlog=ignore_tlog)
+        return VerificationPolicy(identity=IdentityPolicy(
+            identity=policy.identity, identity_regexp=policy.identity_regexp,
+            issuer=policy.issuer, issuer_regexp=policy.issuer_regexp), ignore_tlog=ignore_tlog)
+
+    def _public_key(self, text: str) -> Any:
+        from signer.keys import load_public_key_pem
+
+        if text == SIGNING_KEY:
+            return self._private_key().public_key()
+        if is_pem(text):
+            return load_public_key_pem(text.encode(), "the public-key input")
+        from signer.errors import InputError
+
+        try:
+            data = Path(text).read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read public-key {text}: {exc.strerror}") from None
+        return load_public_key_pem(data, f"public key {text}")
+
+    # -- option helpers ----------------------------------------------------------
+
+    def _trusted_root(self) -> Any:
+        from signer.trust import TrustedRoot
+
+        return TrustedRoot.from_file(self.inputs.trusted_root) if self.inputs.trusted_root else None
+
+    def _private_key(self) -> Any:
+        from signer.keys import load_private_key, load_private_key_bytes
+
+        key, password = self.inputs.key, self.inputs.key_password
+        if not key:
+            return None
+        secret = password.encode() if password else None
+        if is_pem(key):
+            return load_private_key_bytes(key.encode(), secret, what="the key input")
+        return load_private_key(key, secret)
+
+    def _identity_token(self) -> str | None:
+        """Keyless: fetch the OIDC token now, and mask it before anything can print it."""
+        from signer.oidc import resolve_identity_token
+
+        if self.inputs.key:
+            return None
+        token = resolve_identity_token(env=self.env)
+        self.console.mask(token.raw)
+        self.console.line(f"OIDC token for {token.identity} from {token.issuer} "
+                          f"(via {token.source})")
+        return token.raw
+
+    def _entry_link(self, log_index: int | None, api_url: str | None) -> str | None:
+        base = (self.inputs.rekor_url or PUBLIC_REKOR_URL).rstrip("/")
+        if base == PUBLIC_REKOR_URL or api_url is None:
+            return rekor_entry_url(self.inputs.rekor_url, log_index)
+        return api_url
+
+
+def publish(inputs: Inputs | None, mode: str, results: Sequence[ImageResult],
+            policy: VerifyPolicy | None, env: Mapping[str, str], console: Console) -> None:
+    """Write the step outputs, the job summary and the JSON report."""
+    report = write_report(Path(env.get("RUNNER_TEMP") or tempfile.gettempdir()), mode,
+                          results, policy)
+    first = results[0] if results else ImageResult("")
+    verified = bool(results) and all(r.verified for r in results)
+    outputs = {
+        "digest": first.digest or "",
+        "signature-ref": first.signature_ref or "",
+        "rekor-log-index": "" if first.rekor_log_index is None else str(first.rekor_log_index),
+        "rekor-entry-url": first.rekor_entry_url or "",
+        "certificate-identity": first.identity or "",
+        "verified": "true" if verified else "false",
+        "report": str(report),
+    }
+    if env.get("GITHUB_OUTPUT"):
+        write_outputs(Path(env["GITHUB_OUTPUT"]), outputs)
+    if env.get("GITHUB_STEP_SUMMARY"):
+        with Path(env["GITHUB_STEP_SUMMARY"]).open("a", encoding="utf-8") as handle:
+            handle.write(render_summary(mode, results, policy) + "\n")
+    console.line(f"report: {report}")
+
+
 def main() -> int:
     """Run the action; returns the process exit code."""
     env = dict(os.environ)
     console = Console()
-    for value in secret_values(env):
+    for value in secret_values(env):  # before anything else is printed
         console.mask(value)
     inputs, problems = read_inputs(env)
     for problem in problems:
         console.error(problem.message, title=f"signer: input '{problem.name}'")
     if inputs is None:
         return 2
-    raise SystemExit("the action is not implemented yet")
+    from signer.errors import Error
+    from signer.registry.client import RegistryClient
+
+    if inputs.policy is not None and inputs.policy.is_default:
+        console.notice(f"no certificate-identity given: requiring {inputs.policy.describe()}")
+    run = ActionRun(inputs, env, console)
+    try:
+        client = RegistryClient(credentials=build_keychain(inputs, env),
+                                insecure=inputs.insecure_registries)
+    except Error as error:
+        console.error(error.diagnostics(), title="signer")
+        return error.exit_code
+    try:
+        results = run.run(client)
+    finally:
+        client.close()
+    publish(inputs, inputs.mode, results, run.policy, env, console)
+    return _first_error_exit(results)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,110 @@
+"""Fixtures for running the composite action through the runner emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from signer.testing.stack import Stack
+from tests.integration.action.runner_emulator import ActionRun, run_action
+from tests.sigstore_fixtures import sigstore_stack  # noqa: F401
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+#: the GitHub token the emulated runner hands to the action (must never be printed)
+GITHUB_TOKEN = "ghs_emulatedRunnerTokenValue0123456789abcdef"
+#: the repository whose workflows the local stack's tokens name
+STACK_REPOSITORY = "octo-org/octo-repo"
+
+
+@dataclass
+class ActionHarness:
+    """Runs action.yml with the inputs given, as a runner would, in fresh directories."""
+
+    tmp: Path
+    stack: Stack
+
+    def run(self, inputs: Mapping[str, str], *, id_token: bool = True,
+            repository: str = STACK_REPOSITORY,
+            extra_env: Mapping[str, str] | None = None) -> ActionRun:
+        """Run the action; ``id_token`` False withholds the ``id-token: write`` variables."""
+        index = len(list(self.tmp.glob("run-*")))
+        root = self.tmp / f"run-{index}"
+        workspace, temp, home = root / "workspace", root / "temp", root / "home"
+        for directory in (workspace, temp, home / ".docker"):
+            directory.mkdir(parents=True)
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": str(home),
+            "DOCKER_CONFIG": str(home / ".docker"),  # no host credentials leak in
+            "LANG": "C.UTF-8",
+            "GITHUB_REPOSITORY": repository,
+            "GITHUB_SERVER_URL": "https://github.com",
+            "RUNNER_OS": "Linux",
+        }
+        if id_token:
+            env["ACTIONS_ID_TOKEN_REQUEST_URL"] = self.stack.token_request_url
+            env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = self.stack.token_request_token
+        env.update(extra_env or {})
+        github = {
+            "token": GITHUB_TOKEN, "actor": "octocat", "repository": repository,
+            "server_url": "https://github.com", "workspace": str(workspace),
+        }
+        python = str(REPO_ROOT / ".venv" / "bin" / "python")
+        if not Path(python).exists():
+            python = sys.executable
+        return run_action(REPO_ROOT, inputs, workspace=workspace, temp=temp, env=env,
+                          github=github, python=python)
+
+    def stack_inputs(self) -> dict[str, str]:
+        """Inputs pointing the action at the local Sigstore stack."""
+        return {
+            "fulcio-url": self.stack.fulcio_url,
+            "rekor-url": self.stack.rekor_url,
+            "trusted-root": str(self.stack.trusted_root_path),
+        }
+
+
+@pytest.fixture
+def action(tmp_path: Path, sigstore_stack: Stack) -> ActionHarness:  # noqa: F811
+    """A harness running the real action.yml against the session's stack."""
+    return ActionHarness(tmp_path, sigstore_stack)
+
+
+def report_of(run: ActionRun) -> dict[str, object]:
+    """The JSON report the action wrote."""
+    path = Path(run.outputs["report"])
+    data: dict[str, object] = json.loads(path.read_text())
+    return data
+
+
+def assert_no_secrets(run: ActionRun, secrets: Iterable[str]) -> None:
+    """No secret in the outputs, the summary, the report, the shown log or any raw log line.
+
+    ``::add-mask::`` command lines are the only place a secret may appear (the runner
+    consumes them); every value the action masked counts as a secret too.
+    """
+    values = {s for s in secrets if s} | {m for m in run.masks if len(m) >= 8}
+    places: dict[str, str] = {
+        "outputs": json.dumps(run.outputs),
+        "summary": run.summary,
+        "log": run.log,
+        "raw log": "\n".join(line for line in run.raw_log.splitlines()
+                             if not line.startswith("::add-mask::")),
+    }
+    report = run.outputs.get("report")
+    if report and Path(report).is_file():
+        places["report"] = Path(report).read_text()
+    for path in run.files:
+        places[f"runner file {path.name}"] = path.read_text()
+    hits = [(where, secret[:6] + "…") for where, text in places.items()
+            for secret in values if secret in text]
+    assert hits == [], f"secrets leaked: {hits}"
+
+
+SecretCheck = Callable[[ActionRun, Iterable[str]], None]
