@@ -135,3 +135,29 @@ def test_skopeo_pushed_layout_gets_the_same_digest_from_us(registry: LocalRegist
     assert outcome.code == 0, outcome.stderr
     assert pushed_digest(outcome.stdout, ours) == skopeo_manifest_digest(raw, tmp_path)
     assert skopeo_raw(f"{ours}:v1") == raw
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("transport", ["docker-archive", "oci-archive"])
+def test_archives_written_by_skopeo_push_correctly(registry: LocalRegistry, tmp_path: Path,
+                                                   transport: str) -> None:
+    image = write_oci_layout(tmp_path / "layout", seed=f"skopeo-{transport}", tag="src",
+                             layers=2)
+    archive = tmp_path / f"{transport}.tar"
+    name = "example/app:v1" if transport == "docker-archive" else "v1"
+    skopeo("copy", image.source, f"{transport}:{archive}:{name}")
+    repository = f"{registry.host}/push-skopeo-archive/{transport}"
+    outcome = run_push([str(archive), f"{repository}:v1"])
+    assert outcome.code == 0, outcome.stderr
+    digest = pushed_digest(outcome.stdout, repository)
+    raw = skopeo_raw(f"{repository}:v1")
+    assert raw is not None and digest == skopeo_manifest_digest(raw, tmp_path)
+    document = json.loads(raw)
+    config = json.loads(image.blobs[image.config_digests[0]])
+    if transport == "oci-archive":  # skopeo kept the manifest as it was
+        assert raw == image.manifest
+    else:  # skopeo stored uncompressed layers; we pushed them as they are
+        assert [layer["digest"] for layer in document["layers"]] == config["rootfs"]["diff_ids"]
+    copy = tmp_path / "copy"
+    skopeo("copy", "--src-tls-verify=false", f"docker://{repository}:v1", f"dir:{copy}")
+    assert (copy / "manifest.json").read_bytes() == raw
