@@ -25,7 +25,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from signer.digest import sha256_digest
-from signer.errors import Error, ImageNotFoundError, InputError, SigningError, SizeLimitError
+from signer.errors import (
+    AuthenticationError,
+    DigestMismatchError,
+    Error,
+    ImageNotFoundError,
+    InputError,
+    RegistryError,
+    SigningError,
+    SizeLimitError,
+)
 from signer.formats.gojson import go_json
 from signer.formats.legacy import (
     ANNOTATION_SIGNATURE,
@@ -125,34 +134,72 @@ def publish_signature(store: RegistryStore, signature_ref: Reference, layer: Sig
     """Append ``layer`` to the signature image at ``signature_ref`` (a tag reference)."""
     store.upload_blob(signature_ref, layer.payload, layer.digest)
     new_descriptor = layer.descriptor()
+    last_error: Error | None = None
     for attempt in range(1, attempts + 1):
-        existing, existing_digest = _read_existing(store, signature_ref)
-        old_layers = list(existing.layers) if existing else []
-        for old in old_layers:
-            if is_duplicate(layer, old, same_signer):
-                assert existing_digest is not None
-                return PublishResult(signature_ref, existing_digest, False, len(old_layers),
-                                     attempt)
-        if len(old_layers) + 1 > MAX_SIGNATURE_LAYERS:
-            raise SizeLimitError(f"{signature_ref} already holds {len(old_layers)} signatures, "
-                                 f"the most cosign reads is {MAX_SIGNATURE_LAYERS}")
-        manifest_type = existing.media_type if existing else OCI_MANIFEST
-        config_type = existing.config.media_type if existing else (
-            DOCKER_CONFIG if manifest_type == DOCKER_MANIFEST else OCI_CONFIG)
-        layers = [*old_layers, new_descriptor]
-        manifest, config = build_manifest_from_descriptors(layers, manifest_type, config_type)
-        store.upload_blob(signature_ref, config, str(sha256_digest(config)))
-        current = store.head_manifest(signature_ref)
-        if (current.digest if current else None) != existing_digest:
-            _pause(attempt)
-            continue  # someone wrote in between: merge again
-        digest = store.put_manifest(signature_ref, manifest, manifest_type)
-        if _survived(store, signature_ref, layers, settle_seconds):
-            return PublishResult(signature_ref, digest, True, len(layers), attempt)
+        try:
+            result = _merge_and_write(store, signature_ref, layer, new_descriptor, same_signer,
+                                      settle_seconds, attempt)
+        except Error as error:
+            if not is_transient_registry_error(error):
+                raise
+            last_error = error  # a concurrent writer left the repository mid-update
+            result = None
+        if result is not None:
+            return result
         _pause(attempt)
+    if last_error is not None:
+        raise last_error
     raise SigningError(f"could not publish the signature to {signature_ref} after {attempts} "
                        "attempts: other signers kept overwriting it",
                        hint="run the signing again; existing signatures were not removed")
+
+
+#: Registry error codes seen while another client writes the same blobs or tag
+#: (distribution's filesystem storage is not atomic): retried by re-merging.
+_TRANSIENT_CODES = ("DIGEST_INVALID", "BLOB_UNKNOWN", "MANIFEST_BLOB_UNKNOWN")
+
+
+def is_transient_registry_error(error: Error) -> bool:
+    """True for failures a concurrent writer causes (worth a fresh read-merge-write)."""
+    if isinstance(error, AuthenticationError):
+        return False
+    if isinstance(error, DigestMismatchError):
+        return True
+    if isinstance(error, RegistryError):
+        return any(code in error.message for code in _TRANSIENT_CODES) or \
+            " HTTP 5" in error.message
+    return False
+
+
+def _merge_and_write(store: RegistryStore, signature_ref: Reference, layer: SignatureLayer,
+                     new_descriptor: Descriptor, same_signer: SignatureMatcher | None,
+                     settle_seconds: float, attempt: int) -> PublishResult | None:
+    """One read-merge-write round; None when it must be repeated."""
+    if attempt > 1:  # a concurrent upload of the same blob may have disturbed ours
+        store.upload_blob(signature_ref, layer.payload, layer.digest)
+    existing, existing_digest = _read_existing(store, signature_ref)
+    old_layers = list(existing.layers) if existing else []
+    for old in old_layers:
+        if is_duplicate(layer, old, same_signer):
+            assert existing_digest is not None
+            return PublishResult(signature_ref, existing_digest, False, len(old_layers),
+                                 attempt)
+    if len(old_layers) + 1 > MAX_SIGNATURE_LAYERS:
+        raise SizeLimitError(f"{signature_ref} already holds {len(old_layers)} signatures, "
+                             f"the most cosign reads is {MAX_SIGNATURE_LAYERS}")
+    manifest_type = existing.media_type if existing else OCI_MANIFEST
+    config_type = existing.config.media_type if existing else (
+        DOCKER_CONFIG if manifest_type == DOCKER_MANIFEST else OCI_CONFIG)
+    layers = [*old_layers, new_descriptor]
+    manifest, config = build_manifest_from_descriptors(layers, manifest_type, config_type)
+    store.upload_blob(signature_ref, config, str(sha256_digest(config)))
+    current = store.head_manifest(signature_ref)
+    if (current.digest if current else None) != existing_digest:
+        return None  # someone wrote in between: merge again
+    digest = store.put_manifest(signature_ref, manifest, manifest_type)
+    if _survived(store, signature_ref, layers, settle_seconds):
+        return PublishResult(signature_ref, digest, True, len(layers), attempt)
+    return None
 
 
 def _survived(store: RegistryStore, ref: Reference, layers: Sequence[Descriptor],
