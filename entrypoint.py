@@ -596,12 +596,12 @@ class ActionRun:
 
     def run(self, client: RegistryClient) -> list[ImageResult]:
         """Push (if asked), then sign and/or verify; never raises for user errors."""
-        targets = list(self.inputs.references)
+        targets = [(str(ref), ref) for ref in self.inputs.references]
         if self.inputs.push_from:
-            pushed = self.push(client, targets)
+            pushed = self.push(client, [ref for _name, ref in targets])
             if pushed is None:
                 return list(self.results.values())
-            targets = pushed
+            targets = [(name, ref) for (name, _old), ref in zip(targets, pushed, strict=True)]
         pinned = self.resolve(client, targets)
         if self.inputs.mode == "sign" and pinned:
             self.sign(client, pinned)
@@ -631,14 +631,16 @@ class ActionRun:
         return [result.target.with_digest(result.digest) for result in pushed]
 
     def resolve(self, client: RegistryClient,
-                targets: Sequence[Reference]) -> list[tuple[str, Reference]]:
-        """Pin every target to its digest (tags resolved once); one entry per digest."""
+                targets: Sequence[tuple[str, Reference]]) -> list[tuple[str, Reference]]:
+        """Pin every target to its digest (tags resolved once); one entry per digest.
+
+        ``targets`` pairs the name shown to the user with the reference to resolve.
+        """
         from signer.errors import Error
 
         pinned: dict[str, Reference] = {}
         with self.console.group("Resolve digests"):
-            for ref in targets:
-                image = str(ref)
+            for image, ref in targets:
                 try:
                     digest = ref.digest or client.resolve_digest(ref)
                 except Error as error:
@@ -717,6 +719,8 @@ class ActionRun:
             for (key, ref), outcome in zip(pinned, outcomes, strict=True):
                 result = self.results[key]
                 result.verified = outcome.verified
+                if outcome.signature_reference is not None and not result.signature_ref:
+                    result.signature_ref = outcome.signature_reference.name
                 if not outcome.verified:
                     for line in outcome.failure_lines():
                         self.console.line(f"{ref.name}: {line}")
@@ -731,8 +735,6 @@ class ActionRun:
                     result.rekor_log_index = passing.rekor_bundle.log_index
                     result.rekor_entry_url = rekor_entry_url(self.inputs.rekor_url,
                                                              result.rekor_log_index)
-                if outcome.signature_reference is not None and not result.signature_ref:
-                    result.signature_ref = outcome.signature_reference.name
                 count = len(outcome.passing)
                 self.console.line(f"verified {ref.name}: {count} matching signature(s)"
                                   + (f", signed by {result.identity}" if result.identity else ""))

@@ -232,3 +232,27 @@ def test_bad_inputs_are_reported_one_error_each_and_nothing_runs(
     assert named == ["digest", "images", "mode", "recursive", "registry-username"]
     assert all(value == "" for value in run.outputs.values())
     assert_no_secrets(run, ["only-a-password", GITHUB_TOKEN])
+
+
+def test_metadata_tags_and_digest_give_one_signature_per_repository(
+        action: ActionHarness, registry: LocalRegistry, tmp_path: Path) -> None:
+    image = write_oci_layout(tmp_path / "layout", seed="action-digest", tag="v1")
+    assert image.digest is not None
+    one, two = f"{registry.host}/action/digest-one", f"{registry.host}/action/digest-two"
+    subprocess.run([sys.executable, "-m", "signer", "push", "-q", image.source,
+                    f"{one}:v1,{one}:latest,{two}:v1"], check=True, timeout=60,
+                   capture_output=True)
+    # what docker/metadata-action's `tags` and build-push-action's `digest` look like
+    run = action.run({"images": f"{one}:v1\n{one}:latest\n{two}:v1, {one}:1",
+                      "digest": image.digest, **action.stack_inputs()})
+    assert run.succeeded, run.log
+    report = report_of(run)
+    images = report["images"]
+    assert isinstance(images, list)
+    assert [entry["digest"] for entry in images] == [image.digest, image.digest]
+    assert sorted(str(entry["signature_ref"]).split(":sha256-")[0] for entry in images) == [
+        one, two]
+    assert run.summary.count("| Digest |") == 2
+    hex_digest = image.digest.split(":")[1]
+    for repository in ("action/digest-one", "action/digest-two"):
+        assert f"sha256-{hex_digest}.sig" in skopeo_tags(registry.host, repository)
