@@ -23,25 +23,45 @@ TLOG_WARNING = ("**Warning** Skipping tlog verification is an insecure practice 
 ENV_SIGNATURE_REPOSITORY = "COSIGN_REPOSITORY"
 
 
-def _flag_bool(text: str) -> bool:
-    """cosign's boolean flags accept ``--flag``, ``--flag=true`` and ``--flag=false``."""
+def _parse_bool(text: str) -> bool | None:
     value = text.strip().lower()
     if value in ("1", "t", "true", "yes"):
         return True
     if value in ("0", "f", "false", "no"):
         return False
-    raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}")
+    return None
+
+
+class _BoolFlag(argparse.Action):
+    """cosign's boolean flags: ``--flag``, ``--flag=true`` or ``--flag=false``.
+
+    A following word that is not a boolean is an image, not the flag's value: it is
+    kept in ``images_after_flags`` and joined to the images by :func:`run`.
+    """
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        if values is None:
+            setattr(namespace, self.dest, True)
+            return
+        parsed = _parse_bool(str(values))
+        if parsed is None:
+            setattr(namespace, self.dest, True)
+            extra = list(getattr(namespace, "images_after_flags", None) or [])
+            namespace.images_after_flags = [*extra, str(values)]
+        else:
+            setattr(namespace, self.dest, parsed)
 
 
 def _bool_flag(parser: argparse._ActionsContainer, name: str, help_text: str,
                default: bool = False) -> None:
-    parser.add_argument(name, nargs="?", const=True, default=default, type=_flag_bool,
-                        metavar="BOOL", help=help_text)
+    parser.add_argument(name, nargs="?", action=_BoolFlag, default=default, metavar="BOOL",
+                        help=help_text)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """cosign verify's flags (those that apply to legacy ``.sig`` signatures)."""
-    parser.add_argument("images", nargs="+", metavar="IMAGE",
+    parser.add_argument("images", nargs="*", metavar="IMAGE",
                         help="image references (tag or digest)")
     parser.add_argument("--key", metavar="FILE",
                         help="PEM public key (ECDSA, RSA, Ed25519) or certificate to verify with")
@@ -284,9 +304,12 @@ def run(args: argparse.Namespace) -> int:
     from signer.reference import parse_reference
     from signer.registry.client import RegistryClient
 
+    images = [*(getattr(args, "images_after_flags", None) or []), *args.images]
+    if not images:
+        raise UsageError("verify needs at least one IMAGE", hint="signer verify [flags] IMAGE...")
     options = build_options(args)
     references = []
-    for text in args.images:
+    for text in images:
         try:
             references.append(parse_reference(text))
         except Exception as err:  # InputError from the parser: bad reference is usage

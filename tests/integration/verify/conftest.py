@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -57,12 +58,78 @@ def push_signatures(registry: LocalRegistry, registry_client: RegistryClient) ->
     returns the digest reference of the signed image."""
 
     def push(repository: str, digest: str, layers: Sequence[SignatureLayer]) -> Reference:
-        repo = parse_reference(f"{registry.host}/{repository}")
-        manifest, config = build_signature_manifest(layers)
-        registry_client.upload_blob(repo, config)
-        for layer in layers:
-            registry_client.upload_blob(repo, layer.payload)
-        registry_client.put_manifest(repo.with_tag(signature_tag(digest)), manifest, OCI_MANIFEST)
-        return repo.with_digest(digest)
+        return push_signatures_to(registry, registry_client, repository, digest, layers)
 
     return push
+
+
+@dataclass
+class KeySignedImage:
+    """An image in the test registry with a key-based signature (no tlog)."""
+
+    tag_reference: Reference
+    digest_reference: Reference
+    public_key_path: str
+
+
+@pytest.fixture(scope="session")
+def signing_key_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, str]:
+    """An ECDSA P-256 test key and the path of its PEM public key."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from signer.keys import public_key_pem
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    path = tmp_path_factory.mktemp("keys") / "cosign.pub"
+    path.write_bytes(public_key_pem(key.public_key()))
+    return key, str(path)
+
+
+@pytest.fixture
+def key_signed_image(registry: LocalRegistry, registry_client: RegistryClient,
+                     signing_key_file: tuple[Any, str]) -> Callable[..., KeySignedImage]:
+    """Push a small image under a tag and sign its digest with the test key."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from signer.formats.gojson import go_json
+    from signer.formats.legacy import (
+        SIMPLE_SIGNING_MEDIA_TYPE,
+        build_simple_signing_payload,
+        signature_annotations,
+    )
+
+    key, public_path = signing_key_file
+
+    def make(repository: str, tag: str = "v1", annotations: dict[str, str] | None = None,
+             signature_repository: str | None = None) -> KeySignedImage:
+        repo = parse_reference(f"{registry.host}/{repository}")
+        config = go_json({"architecture": "amd64", "os": "linux", "created": repository,
+                          "rootfs": {"type": "layers", "diff_ids": []}})
+        config_digest = registry_client.upload_blob(repo, config)
+        manifest = go_json({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                       "size": len(config), "digest": config_digest},
+                            "layers": []})
+        digest = registry_client.put_manifest(repo.with_tag(tag), manifest, OCI_MANIFEST)
+        payload = build_simple_signing_payload(repo.repository_name, digest, annotations)
+        signature = key.sign(payload, ec.ECDSA(hashes.SHA256()))
+        layer = SignatureLayer(payload, SIMPLE_SIGNING_MEDIA_TYPE,
+                               signature_annotations(signature))
+        target = signature_repository or repository
+        push_signatures_to(registry, registry_client, target, digest, [layer])
+        return KeySignedImage(repo.with_tag(tag), repo.with_digest(digest), public_path)
+
+    return make
+
+
+def push_signatures_to(registry: LocalRegistry, client: RegistryClient, repository: str,
+                       digest: str, layers: Sequence[SignatureLayer]) -> Reference:
+    """Store ``layers`` as the ``.sig`` image of ``digest`` in ``repository``."""
+    repo = parse_reference(f"{registry.host}/{repository}")
+    manifest, config = build_signature_manifest(layers)
+    client.upload_blob(repo, config)
+    for layer in layers:
+        client.upload_blob(repo, layer.payload)
+    client.put_manifest(repo.with_tag(signature_tag(digest)), manifest, OCI_MANIFEST)
+    return repo.with_digest(digest)
