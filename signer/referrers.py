@@ -1,0 +1,210 @@
+"""Image signatures in the Sigstore bundle format (cosign v3), found as OCI referrers (L4).
+
+cosign v3 stores an image signature as a Sigstore bundle v0.3 (DSSE around an
+in-toto statement whose subject is the image digest) in a manifest whose
+``subject`` is the image; registries without the referrers API list it in the
+``sha256-<hex>`` tag index (cosign-format.md §6.3–6.4). :func:`find_image_bundles`
+discovers and parses them through :class:`signer.registry.client.RegistryClient`;
+:func:`verify_image_bundles` verifies each with the same policy ``signer verify``
+uses for ``.sig`` signatures and builds cosign's output element for it.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from signer.digest import parse_digest
+from signer.errors import Error, VerificationError
+from signer.formats.bundle import Bundle, parse_bundle
+from signer.formats.legacy import Descriptor
+from signer.reference import Reference
+from signer.registry.client import RegistryClient
+from signer.trust import TrustedRoot
+from signer.verify.bundle import (
+    Artifact,
+    BundleOptions,
+    IdentityPolicy,
+    KeyPolicy,
+    Policy,
+    VerifiedBundle,
+    verify_bundle,
+)
+from signer.verify.verifier import VerificationPolicy
+
+__all__ = [
+    "BUNDLE_MEDIA_TYPE_PREFIX",
+    "BundleResult",
+    "ImageBundle",
+    "bundle_policy",
+    "find_image_bundles",
+    "verify_image_bundles",
+]
+
+BUNDLE_MEDIA_TYPE_PREFIX = "application/vnd.dev.sigstore.bundle"
+#: a bundle larger than this is not a signature (cosign's are a few KiB)
+MAX_BUNDLE_BYTES = 4 * 1024 * 1024
+#: at most this many referrers are fetched and parsed per image
+MAX_BUNDLE_REFERRERS = 100
+
+
+@dataclass(frozen=True)
+class ImageBundle:
+    """A Sigstore bundle attached to an image, and where it was found."""
+
+    manifest_digest: str  # the referrer manifest
+    layer_digest: str  # the bundle blob
+    bundle: Bundle
+
+
+@dataclass(frozen=True)
+class BundleResult:
+    """The outcome of verifying one image bundle."""
+
+    image_bundle: ImageBundle
+    verified: VerifiedBundle | None = None
+    error: Error | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True if the bundle passed every check."""
+        return self.verified is not None
+
+    @property
+    def reason(self) -> str:
+        """One line: why the bundle failed, or "verified"."""
+        return self.error.message if self.error is not None else "verified"
+
+    def output_object(self, docker_reference: str) -> dict[str, Any]:
+        """cosign v3's output element for a verified bundle (cosign-format.md §5.2)."""
+        statement = (self.verified.statement if self.verified is not None else None) or {}
+        subjects = statement.get("subject") or [{}]
+        first = subjects[0] if isinstance(subjects[0], dict) else {}
+        digest_map = first.get("digest")
+        digests: dict[str, Any] = digest_map if isinstance(digest_map, dict) else {}
+        algorithm, value = next(iter(sorted(digests.items())), ("", ""))
+        annotations = first.get("annotations")
+        return {
+            "critical": {
+                "identity": {"docker-reference": docker_reference},
+                "image": {"docker-manifest-digest": f"{algorithm}:{value}" if algorithm else ""},
+                "type": str(statement.get("predicateType", "")),
+            },
+            "optional": dict(sorted(annotations.items()))
+            if isinstance(annotations, dict) else {},
+        }
+
+
+def _bundle_layer(manifest: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    layers = manifest.get("layers")
+    if not isinstance(layers, list) or len(layers) != 1 or not isinstance(layers[0], dict):
+        return None
+    layer = layers[0]
+    media_type = layer.get("mediaType")
+    if not isinstance(media_type, str) or not media_type.startswith(BUNDLE_MEDIA_TYPE_PREFIX):
+        return None
+    if not isinstance(layer.get("digest"), str):
+        return None
+    return layer
+
+
+def _is_candidate(descriptor: Descriptor) -> bool:
+    # no artifactType filter (as cosign); skip only what cannot be a manifest
+    return descriptor.media_type in ("application/vnd.oci.image.manifest.v1+json",
+                                     "application/vnd.docker.distribution.manifest.v2+json")
+
+
+def find_image_bundles(client: RegistryClient, ref: Reference, digest: str) -> list[ImageBundle]:
+    """Sigstore bundles (v0.3 or later) attached to ``ref``'s image ``digest``.
+
+    Uses the referrers API, or the ``sha256-<hex>`` tag index when the registry has
+    none (the client decides). A referrer is kept only if its manifest has exactly
+    one layer with a Sigstore bundle media type that parses as a bundle ≥ v0.3;
+    anything else is skipped silently, as cosign does. Registry errors propagate.
+    """
+    parse_digest(digest)
+    found: list[ImageBundle] = []
+    for descriptor in client.referrers(ref, digest)[:MAX_BUNDLE_REFERRERS]:
+        if not _is_candidate(descriptor):
+            continue
+        manifest = client.get_manifest(ref.with_digest(descriptor.digest)).json()
+        subject = manifest.get("subject")
+        if isinstance(subject, dict) and subject.get("digest") != digest:
+            continue  # a tag index that lists something for another image
+        layer = _bundle_layer(manifest)
+        if layer is None:
+            continue
+        layer_digest = str(layer["digest"])
+        blob = client.get_blob(ref, layer_digest, limit=MAX_BUNDLE_BYTES)
+        try:
+            bundle = parse_bundle(blob)
+        except Error:
+            continue
+        if bundle.version < (0, 3):
+            continue
+        found.append(ImageBundle(descriptor.digest, layer_digest, bundle))
+    return found
+
+
+def bundle_policy(policy: VerificationPolicy) -> Policy:
+    """The bundle policy for a ``signer verify`` policy (key, else keyless identity)."""
+    if policy.key is not None:
+        return KeyPolicy(policy.key)
+    identity = policy.identity
+    if identity is None:
+        raise VerificationError("identity: no key and no certificate identity to verify with")
+    return IdentityPolicy(identity.identity, identity.identity_regexp, identity.issuer,
+                          identity.issuer_regexp)
+
+
+def _check_claims(result: VerifiedBundle, digest: str, annotations: Mapping[str, str]) -> None:
+    """cosign's IntotoSubjectClaimVerifier: a subject names the image and its annotations."""
+    statement = result.statement or {}
+    wanted = parse_digest(digest)
+    for subject in statement.get("subject") or []:
+        if not isinstance(subject, dict) or not isinstance(subject.get("digest"), dict):
+            continue
+        value = subject["digest"].get(wanted.algorithm)
+        if not isinstance(value, str) or not hmac.compare_digest(value.lower(), wanted.hex):
+            continue
+        found = subject.get("annotations") if isinstance(subject.get("annotations"), dict) else {}
+        assert isinstance(found, dict)
+        missing = {k: v for k, v in annotations.items() if str(found.get(k)) != v}
+        if missing:
+            raise VerificationError(
+                f"annotations: the statement subject lacks {dict(sorted(missing.items()))}")
+        return
+    raise VerificationError(f"digest: no in-toto subject names the image digest {digest}")
+
+
+def verify_image_bundles(
+    bundles: Sequence[ImageBundle],
+    digest: str,
+    trust: TrustedRoot,
+    policy: VerificationPolicy,
+) -> list[BundleResult]:
+    """Verify each bundle for image ``digest``; any ``ok`` result verifies the image.
+
+    The content must be DSSE (``bundle does not contain a DSSE envelope``
+    otherwise); the statement must name ``digest`` as a subject carrying the
+    policy's ``-a`` annotations. Failures are recorded per bundle, not raised.
+    """
+    options = BundleOptions(require_tlog=not policy.ignore_tlog,
+                            require_sct=not policy.ignore_sct, require_dsse=True)
+    artifact = Artifact.from_digest(parse_digest(digest))
+    results = []
+    for image_bundle in bundles:
+        try:
+            verified = verify_bundle(image_bundle.bundle, artifact, trust,
+                                     bundle_policy(policy), options)
+            if policy.identity is not None and verified.certificate is not None and (
+                    policy.identity.github_expectations()):
+                policy.identity.check(verified.certificate)
+            if policy.check_claims:
+                _check_claims(verified, digest, policy.annotations)
+            results.append(BundleResult(image_bundle, verified=verified))
+        except Error as err:
+            results.append(BundleResult(image_bundle, error=err))
+    return results
