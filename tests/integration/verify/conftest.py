@@ -92,7 +92,6 @@ def key_signed_image(registry: LocalRegistry, registry_client: RegistryClient,
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from signer.formats.gojson import go_json
     from signer.formats.legacy import (
         SIMPLE_SIGNING_MEDIA_TYPE,
         build_simple_signing_payload,
@@ -103,15 +102,8 @@ def key_signed_image(registry: LocalRegistry, registry_client: RegistryClient,
 
     def make(repository: str, tag: str = "v1", annotations: dict[str, str] | None = None,
              signature_repository: str | None = None) -> KeySignedImage:
-        repo = parse_reference(f"{registry.host}/{repository}")
-        config = go_json({"architecture": "amd64", "os": "linux", "created": repository,
-                          "rootfs": {"type": "layers", "diff_ids": []}})
-        config_digest = registry_client.upload_blob(repo, config)
-        manifest = go_json({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                                       "size": len(config), "digest": config_digest},
-                            "layers": []})
-        digest = registry_client.put_manifest(repo.with_tag(tag), manifest, OCI_MANIFEST)
+        repo = push_plain_image(registry, registry_client, repository, tag).repository_only()
+        digest = registry_client.resolve_digest(repo.with_tag(tag))
         payload = build_simple_signing_payload(repo.repository_name, digest, annotations)
         signature = key.sign(payload, ec.ECDSA(hashes.SHA256()))
         layer = SignatureLayer(payload, SIMPLE_SIGNING_MEDIA_TYPE,
@@ -132,4 +124,22 @@ def push_signatures_to(registry: LocalRegistry, client: RegistryClient, reposito
     for layer in layers:
         client.upload_blob(repo, layer.payload)
     client.put_manifest(repo.with_tag(signature_tag(digest)), manifest, OCI_MANIFEST)
+    return repo.with_digest(digest)
+
+
+def push_plain_image(registry: LocalRegistry, client: RegistryClient, repository: str,
+                     tag: str = "v1") -> Reference:
+    """Push a minimal image (a unique config, no layers) under ``tag``; return its
+    digest reference."""
+    from signer.formats.gojson import go_json
+
+    repo = parse_reference(f"{registry.host}/{repository}")
+    config = go_json({"architecture": "amd64", "os": "linux", "created": repository,
+                      "rootfs": {"type": "layers", "diff_ids": []}})
+    config_digest = client.upload_blob(repo, config)
+    manifest = go_json({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                   "size": len(config), "digest": config_digest},
+                        "layers": []})
+    digest = client.put_manifest(repo.with_tag(tag), manifest, OCI_MANIFEST)
     return repo.with_digest(digest)
