@@ -188,7 +188,8 @@ class RegistryClient:
 
     def __init__(self, credentials: Keychain | Credentials | None = None,
                  insecure: Iterable[str] = (), ca_bundle: str | None = None, *,
-                 retries: int = 3, timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+                 retries: int = 3, backoff: float = 0.2,
+                 timeout: tuple[float, float] = DEFAULT_TIMEOUT,
                  chunk_size: int = DEFAULT_CHUNK_SIZE, pool_size: int = 32) -> None:
         if credentials is None:
             self._keychain: Keychain = default_keychain()
@@ -201,8 +202,9 @@ class RegistryClient:
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self._retries = retries
         self._chunk_size = max(1, chunk_size)
-        self._session = new_session(retries=retries, timeout=timeout, ca_bundle=ca_bundle,
-                                    pool_size=pool_size)
+        self._backoff = backoff
+        self._session = new_session(retries=retries, backoff=backoff, timeout=timeout,
+                                    ca_bundle=ca_bundle, pool_size=pool_size)
         # Uploads (POST/PATCH and the PUT that ends them) are never resent blindly.
         self._once = new_session(retries=0, timeout=timeout, ca_bundle=ca_bundle,
                                  pool_size=pool_size)
@@ -577,7 +579,7 @@ class RegistryClient:
             except _RetryableUpload as retry:
                 last = retry.error
                 if attempt + 1 < UPLOAD_ATTEMPTS:
-                    backoff = 0.2 * 2 ** attempt
+                    backoff = self._backoff * 2 ** attempt
                     wait = retry.retry_after if retry.retry_after is not None else backoff
                     time.sleep(min(wait, MAX_RETRY_AFTER))
         assert last is not None

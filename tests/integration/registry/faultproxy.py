@@ -137,6 +137,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         """Quiet."""
 
     def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.proxy.record(self.command, self.path, status)
         self.send_response(status)
         for name, value in headers.items():
             if name.lower() not in _HOP_HEADERS:
@@ -148,7 +149,6 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        self.proxy.record(self.command, self.path, status)
 
     def _forward(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
         conn = http.client.HTTPConnection(self.proxy.upstream_host, timeout=30)
