@@ -24,6 +24,8 @@ PASSWORD_ENV_VARS = ("SIGNER_REGISTRY_PASSWORD", "REGISTRY_PASSWORD")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare ``signer push``'s arguments."""
+    # No prefix matching: "--password X" must not become "--password-stdin" + SOURCE X.
+    parser.allow_abbrev = False
     parser.add_argument("source", metavar="SOURCE",
                         help="oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE, "
                         "or a layout directory / image tar")
@@ -35,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "SIGNER_REGISTRY_PASSWORD / REGISTRY_PASSWORD)")
     parser.add_argument("--password-stdin", action="store_true",
                         help="read the registry password from standard input")
+    parser.add_argument("--password", dest="password_in_argv", metavar="-",
+                        help=argparse.SUPPRESS)
     parser.add_argument("--insecure-registry", metavar="HOST[:PORT]", action="append",
                         default=[], help="allow plain HTTP to this registry (repeatable)")
     parser.add_argument("--ca-bundle", metavar="FILE",
@@ -55,6 +59,10 @@ def _password(args: argparse.Namespace) -> str | None:
 
     from signer.errors import UsageError
 
+    if getattr(args, "password_in_argv", None) is not None:
+        raise UsageError("passwords are not accepted on the command line",
+                         hint="use --password-stdin or SIGNER_REGISTRY_PASSWORD; "
+                         "consider the password exposed and change it")
     if args.password_stdin:
         if not args.username:
             raise UsageError("--password-stdin needs --username",

@@ -16,6 +16,7 @@ the sha256 of those bytes -- what ``skopeo manifest-digest`` computes for them.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ from signer.registry.sources import Blob, ImageSource
 
 #: concurrent blob uploads per target.
 DEFAULT_WORKERS = 4
+#: blobs at least this big are read into memory and uploaded one at a time, so that
+#: a push holds at most one large blob (plus a few small ones) in memory.
+LARGE_BLOB_BYTES = 64 * 1024 * 1024
 
 
 class PushClient(Protocol):
@@ -94,6 +98,11 @@ def push_image(source: ImageSource, targets: Sequence[Reference], client: PushCl
 def _push_one(source: ImageSource, target: Reference, client: PushClient,
               mount_from: list[str], workers: int) -> PushResult:
     counts = {"uploaded": 0, "existing": 0, "mounted": 0}
+    large_blob = threading.Lock()
+
+    def upload(blob: Blob) -> str:
+        data = source.read_blob(blob)
+        return client.upload_blob(target, data, blob.digest)
 
     def ensure(blob: Blob) -> str:
         for repository in mount_from:
@@ -101,8 +110,11 @@ def _push_one(source: ImageSource, target: Reference, client: PushClient,
                 return "mounted"
         if client.blob_exists(target, blob.digest):
             return "existing"
-        data = source.read_blob(blob)
-        stored = client.upload_blob(target, data, blob.digest)
+        if blob.size >= LARGE_BLOB_BYTES:
+            with large_blob:
+                stored = upload(blob)
+        else:
+            stored = upload(blob)
         if stored != blob.digest:
             raise RegistryError(f"{target.api_host} stored blob {blob.digest} as {stored}",
                                 hint="the registry altered the content; do not use it")

@@ -138,3 +138,16 @@ def test_tls_registry_without_its_ca_is_refused(tls_registry: AuthRegistry,
                        stdin=tls_registry.password + "\n")
     line = outcome.assert_one_line_error()
     assert "TLS" in line or "certificate" in line, line
+
+
+@pytest.mark.slow
+def test_insecure_registry_flag_skips_tls_verification(tls_registry: AuthRegistry,
+                                                      tmp_path: Path) -> None:
+    image = make_source("oci", tmp_path, seed="auth-insecure")
+    repository = f"{tls_registry.host}/push-auth-insecure/img"
+    outcome = run_push(["--insecure-registry", tls_registry.host, "--username",
+                        tls_registry.username, image.source, f"{repository}:v1"],
+                       env={"REGISTRY_PASSWORD": tls_registry.password})
+    assert outcome.code == 0, outcome.stderr
+    assert pushed_digest(outcome.stdout, repository) == image.digest
+    _check_round_trip(tls_registry, image, repository, "v1", image.digest or "", tmp_path)

@@ -161,3 +161,19 @@ def test_archives_written_by_skopeo_push_correctly(registry: LocalRegistry, tmp_
     copy = tmp_path / "copy"
     skopeo("copy", "--src-tls-verify=false", f"docker://{repository}:v1", f"dir:{copy}")
     assert (copy / "manifest.json").read_bytes() == raw
+
+
+@pytest.mark.slow
+def test_large_layer_goes_through_chunked_upload(registry: LocalRegistry, tmp_path: Path) -> None:
+    from signer.registry.client import DEFAULT_CHUNK_SIZE
+
+    image = write_oci_layout(tmp_path / "big", seed="large", layer_size=DEFAULT_CHUNK_SIZE + 4096)
+    repository = f"{registry.host}/push-large/img"
+    outcome = run_push([image.source, f"{repository}:v1"])
+    assert outcome.code == 0, outcome.stderr
+    assert pushed_digest(outcome.stdout, repository) == image.digest
+    copy = tmp_path / "copy"
+    skopeo("copy", "--src-tls-verify=false", f"docker://{repository}:v1", f"dir:{copy}")
+    layer = image.layer_digests[0]
+    assert len(image.blobs[layer]) > DEFAULT_CHUNK_SIZE
+    assert (copy / layer.removeprefix("sha256:")).read_bytes() == image.blobs[layer]
