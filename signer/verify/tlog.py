@@ -13,6 +13,7 @@ import binascii
 import hashlib
 import hmac
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -62,18 +63,19 @@ _SHORT_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r
                   '"': '\\"', "\\": "\\\\"}
 
 
+_NEEDS_ESCAPE = re.compile(r'[\x00-\x1f"\\]')
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _SHORT_ESCAPES.get(char) or f"\\u{ord(char):04x}"
+
+
 def _jcs_string(text: str) -> str:
-    out = ['"']
-    for char in text:
-        escaped = _SHORT_ESCAPES.get(char)
-        if escaped is not None:
-            out.append(escaped)
-        elif ord(char) < 0x20:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
+    # most strings (base64 bodies, hex IDs) need no escaping at all
+    if _NEEDS_ESCAPE.search(text) is None:
+        return f'"{text}"'
+    return f'"{_NEEDS_ESCAPE.sub(_escape, text)}"'
 
 
 def _jcs_number(value: float) -> str:
