@@ -52,7 +52,7 @@ class SignOptions:
     ca_bundle: str | None = None  # extra CA for Fulcio, Rekor and the token endpoint
     max_workers: int = 8
     publish_attempts: int = 8
-    settle_seconds: float = 0.25
+    settle_seconds: float = 0.05  # least wait before re-checking a written .sig
     service_attempts: int = 3  # Fulcio/Rekor tries on transient failures
     service_backoff: float = 0.5
 

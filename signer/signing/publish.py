@@ -9,9 +9,9 @@ layer descriptor verbatim, and narrow the race:
 3. skip if an identical layer is already there (cosign's dedupe);
 4. build manifest + config, upload the config blob;
 5. HEAD the tag again: if it moved since step 2, go back to 2;
-6. PUT the manifest, then read it back (twice, the second time after a short
-   settle delay): if our layer or any layer we merged is missing, another signer
-   overwrote us with a stale merge; go back to 2.
+6. PUT the manifest, then read it back (twice, the second time after a settle
+   delay of a few PUT round trips): if our layer or any layer we merged is
+   missing, another signer overwrote us with a stale merge; go back to 2.
 
 Without compare-and-swap in the registry API this is not a lock, but a lost
 write is detected and repaired by whichever signer loses.
@@ -52,6 +52,8 @@ from signer.formats.legacy import (
 from signer.reference import Reference
 from signer.signing.store import RegistryStore
 
+#: Longest wait before the second read-back of a written ``.sig`` manifest.
+MAX_SETTLE = 2.0
 #: Decides whether an existing layer carrying our payload is our signature already.
 SignatureMatcher = Callable[[bytes, bytes], bool]
 
@@ -130,8 +132,12 @@ def _contains(layers: Sequence[Descriptor], wanted: Descriptor) -> bool:
 
 def publish_signature(store: RegistryStore, signature_ref: Reference, layer: SignatureLayer, *,
                       same_signer: SignatureMatcher | None = None, attempts: int = 8,
-                      settle_seconds: float = 0.25) -> PublishResult:
-    """Append ``layer`` to the signature image at ``signature_ref`` (a tag reference)."""
+                      settle_seconds: float = 0.05) -> PublishResult:
+    """Append ``layer`` to the signature image at ``signature_ref`` (a tag reference).
+
+    ``settle_seconds`` is the least wait before the second read-back; it grows to
+    three times the manifest PUT's duration (at most :data:`MAX_SETTLE`).
+    """
     store.upload_blob(signature_ref, layer.payload, layer.digest)
     new_descriptor = layer.descriptor()
     last_error: Error | None = None
@@ -196,8 +202,12 @@ def _merge_and_write(store: RegistryStore, signature_ref: Reference, layer: Sign
     current = store.head_manifest(signature_ref)
     if (current.digest if current else None) != existing_digest:
         return None  # someone wrote in between: merge again
+    put_started = time.perf_counter()
     digest = store.put_manifest(signature_ref, manifest, manifest_type)
-    if _survived(store, signature_ref, layers, settle_seconds):
+    # A stale writer's PUT can land at most about one request after its HEAD saw
+    # the old tag, so wait a few of our own PUT round trips before the last check.
+    settle = min(max(settle_seconds, 3 * (time.perf_counter() - put_started)), MAX_SETTLE)
+    if _survived(store, signature_ref, layers, settle):
         return PublishResult(signature_ref, digest, True, len(layers), attempt)
     return None
 
