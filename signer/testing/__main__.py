@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from types import FrameType
 
+TOKEN_REFRESH_SECONDS = 60.0
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m signer.testing")
@@ -57,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
             extra["startup_seconds"] = round(time.monotonic() - started, 3)
             path = stack.write_stack_json(extra)
             print(path, flush=True)
-            while not stop.wait(0.5):
-                pass
+            # Tokens live 5 minutes: keep the ready-made one in stack.json fresh.
+            while not stop.wait(TOKEN_REFRESH_SECONDS):
+                stack.write_stack_json(extra)
     finally:
         if registry is not None:
             registry.stop()

@@ -68,8 +68,14 @@ def grpc_error(status: int, code: int, message: str) -> Response:
     return json_response(status, {"code": code, "message": message, "details": []})
 
 
+# Discovery goes straight to the issuer: never through a proxy from the environment.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def _fetch_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=_DISCOVERY_TIMEOUT) as resp:  # noqa: S310
+    if not url.startswith(("http://", "https://")):
+        raise ValueError("issuer URLs must be http(s)")
+    with _OPENER.open(url, timeout=_DISCOVERY_TIMEOUT) as resp:
         return json.loads(resp.read(_MAX_DISCOVERY_BYTES))
 
 

@@ -115,3 +115,28 @@ def test_module_up_writes_stack_json_and_stops_on_sigterm(tmp_path: Path) -> Non
     assert code == 0
     assert process.stderr is not None
     assert b"Traceback" not in process.stderr.read()
+
+
+@pytest.mark.slow
+def test_module_up_with_registry(tmp_path: Path) -> None:
+    from signer.testing.registry import registry_available
+
+    if not registry_available():
+        pytest.fail("docker-registry is not installed; run the README's test command")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "signer.testing", "up", "--dir", str(tmp_path), "--with-registry"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert process.stdout is not None
+        info = json.loads(Path(process.stdout.readline().decode().strip()).read_text())
+        assert info["registry_host"].startswith("127.0.0.1:")
+        assert requests.get(info["registry_url"] + "/v2/", timeout=5).status_code == 200
+    finally:
+        os.kill(process.pid, signal.SIGTERM)
+        code = process.wait(timeout=10)
+    assert code == 0
+    with pytest.raises(requests.ConnectionError):
+        requests.get(info["registry_url"] + "/v2/", timeout=2)
