@@ -30,3 +30,4 @@ def fresh_faults(sigstore_stack: Stack) -> Iterator[Stack]:
     for service in sigstore_stack.services.values():
         service.faults.clear()
     sigstore_stack.set_token_claims()
+    sigstore_stack.set_clock_skew()

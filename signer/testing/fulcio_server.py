@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import json
 import threading
 import urllib.request
@@ -125,6 +126,7 @@ class FulcioServer(Service):
         self.issuers = list(issuers)
         self.key_sets = KeySetCache()
         self.issued: list[x509.Certificate] = []
+        self.clock_skew_seconds = 0  # shifts the validity of new leaves (tests)
 
     def handle(self, request: Request) -> Response:
         """Route the v2 (and legacy root) endpoints."""
@@ -166,7 +168,10 @@ class FulcioServer(Service):
         csr_b64 = _field(body, "certificateSigningRequest", "certificate_signing_request")
         public_key = _check_csr(csr_b64) if csr_b64 else _check_proof_of_possession(body, principal)
         try:
-            leaf = self.ca.issue(public_key, profile, self.ct_log)
+            now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(
+                seconds=self.clock_skew_seconds
+            )
+            leaf = self.ca.issue(public_key, profile, self.ct_log, now=now)
         except CtLogError as exc:
             raise FulcioError(GRPC_INTERNAL, CT_ERROR) from exc
         self.issued.append(leaf)

@@ -80,6 +80,7 @@ class FaultInjector:
         self._fail_remaining = 0
         self._fail_status = 503
         self._fail_prefix: str | None = None
+        self.retry_after: int | None = None
         self._drop_remaining = 0
         self._drop_prefix: str | None = None
 
@@ -88,13 +89,20 @@ class FaultInjector:
         with self._lock:
             self.latency = max(0.0, min(float(seconds), 30.0))
 
-    def fail_next(self, count: int, status: int = 503, path_prefix: str | None = None) -> None:
+    def fail_next(
+        self,
+        count: int,
+        status: int = 503,
+        path_prefix: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         """Answer the next ``count`` requests (optionally only under ``path_prefix``)
-        with ``status`` and a JSON error body."""
+        with ``status`` and a JSON error body (plus ``Retry-After`` when given)."""
         with self._lock:
             self._fail_remaining = max(0, count)
             self._fail_status = status
             self._fail_prefix = path_prefix
+            self.retry_after = retry_after
 
     def drop_next(self, count: int, path_prefix: str | None = None) -> None:
         """Close the connection without answering for the next ``count`` requests."""
@@ -257,7 +265,10 @@ def _make_handler(service: Service) -> type[BaseHTTPRequestHandler]:
                     self.connection.shutdown(socket.SHUT_RDWR)
                 return
             if action == "fail":
-                self._send(json_response(status, {"code": status, "message": "injected fault"}))
+                retry_after = service.faults.retry_after
+                headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+                body = {"code": status, "message": "injected fault"}
+                self._send(json_response(status, body, headers))
                 return
             host = self.headers.get("Host") or f"127.0.0.1:{service.port}"
             request = Request(

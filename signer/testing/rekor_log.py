@@ -79,6 +79,7 @@ class RekorLog:
     ) -> None:
         self.key = key
         self.origin_host = origin_host
+        self.clock_skew_seconds = 0  # added to integratedTime of new entries (tests)
         self._lock = threading.RLock()
         self._db = sqlite3.connect(str(db_path), check_same_thread=False)
         self._db.executescript(_SCHEMA)
@@ -130,7 +131,7 @@ class RekorLog:
             if existing is not None:
                 raise DuplicateEntryError(uuid)
             index = self.tree.size
-            now = int(time.time())
+            now = int(time.time()) + self.clock_skew_seconds
             with self._db:
                 self._db.execute(
                     "INSERT INTO entries (local_index, uuid, body, integrated_time)"

@@ -130,6 +130,11 @@ class Stack:
         """Fault knobs of one service: ``set_latency``, ``fail_next``, ``drop_next``."""
         return self.services[service].faults
 
+    def set_clock_skew(self, *, fulcio_seconds: int = 0, rekor_seconds: int = 0) -> None:
+        """Shift the notBefore of new leaves and the integratedTime of new entries."""
+        self.fulcio.clock_skew_seconds = fulcio_seconds
+        self.rekor_log.clock_skew_seconds = rekor_seconds
+
     @property
     def oidc_issuer_url(self) -> str:
         """``iss`` of the GitHub-style tokens."""

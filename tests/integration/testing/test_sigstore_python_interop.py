@@ -171,3 +171,12 @@ def test_corrupted_sct_is_rejected(sigstore_stack: Stack, signed_bundle: Bundle)
 
     with pytest.raises(VerificationError, match="SCT"):
         _verify(sigstore_stack, _mutate(signed_bundle, change))
+
+
+def test_clock_skew_knob_makes_integrated_time_fall_outside_the_certificate(
+    fresh_faults: Stack,
+) -> None:
+    fresh_faults.set_clock_skew(rekor_seconds=3600)
+    bundle = _sign(fresh_faults, ARTIFACT)
+    with pytest.raises(VerificationError):
+        _verify(fresh_faults, bundle)

@@ -140,3 +140,35 @@ def test_module_up_with_registry(tmp_path: Path) -> None:
     assert code == 0
     with pytest.raises(requests.ConnectionError):
         requests.get(info["registry_url"] + "/v2/", timeout=2)
+
+
+def test_fault_retry_after_header(fresh_faults: Stack) -> None:
+    fresh_faults.faults("fulcio").fail_next(1, status=429, retry_after=2)
+    response = requests.get(fresh_faults.fulcio_url + "/api/v2/configuration", timeout=5)
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "2"
+
+
+def test_concurrent_rekor_writers_get_distinct_indexes(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tests.integration.testing.rekor_checks import hashedrekord, only_entry, verify_entry
+
+    with start_stack(tmp_path) as stack:
+        key = ec.generate_private_key(ec.SECP256R1())
+        proposals = [hashedrekord(key, b"concurrent %d" % n) for n in range(40)]
+
+        def post(proposal: dict[str, object]) -> dict[str, object]:
+            response = requests.post(
+                stack.rekor_url + "/api/v1/log/entries", json=proposal, timeout=10
+            )
+            assert response.status_code == 201
+            return only_entry(response.json())[1]
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            entries = list(pool.map(post, proposals))
+        assert sorted(int(str(e["logIndex"])) for e in entries) == list(range(40))
+        for entry in entries:
+            verify_entry(entry, stack.rekor_log.key.public_key())
