@@ -267,8 +267,8 @@ def _make_handler(service: Service) -> type[BaseHTTPRequestHandler]:
             if action == "fail":
                 retry_after = service.faults.retry_after
                 headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
-                body = {"code": status, "message": "injected fault"}
-                self._send(json_response(status, body, headers))
+                error = {"code": status, "message": "injected fault"}
+                self._send(json_response(status, error, headers))
                 return
             host = self.headers.get("Host") or f"127.0.0.1:{service.port}"
             request = Request(
