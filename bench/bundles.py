@@ -1,0 +1,152 @@
+"""Sigstore bundle verification: our verifier against sigstore-python's, same run.
+
+The passing bundle cases of the conformance corpus (``bundles/``, 33 cases) are
+verified 20 times each in this process, offline, with the trust material and
+policy each ``expected.json`` names: parse the bundle, verify it fully. Trusted
+roots are parsed once on both sides (``TrustedRoot`` / ``Verifier`` built once per
+root). sigstore-python (test-only peer) does the same work through its public
+``Verifier`` API on the cases it supports (it has no key-based bundles, no intoto
+entries, and rejects a few upstream-valid roots and bundles); that common subset
+gives the comparison row. Figures are per bundle (batch time / verifications).
+Rounds alternate ours and the peer so machine load hits both alike.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.harness import Context, Row
+
+PASSES = 20
+CORPUS = Path(os.environ.get("SIGNER_CONFORMANCE_DIR", "/work/shared/conformance"))
+
+
+@dataclass
+class _Case:
+    name: str
+    data: bytes
+    expected: dict[str, Any]
+    path: Path
+
+
+def _passing_cases() -> list[_Case]:
+    cases = []
+    for path in sorted((CORPUS / "bundles").iterdir()):
+        expected = json.loads((path / "expected.json").read_text())
+        if expected["expect"] == "pass":
+            cases.append(_Case(path.name, (path / "bundle.json").read_bytes(), expected, path))
+    return cases
+
+
+def _ours(cases: list[_Case]) -> Callable[[_Case], None]:
+    from signer.digest import parse_digest
+    from signer.formats.bundle import parse_bundle
+    from signer.keys import load_public_key_pem
+    from signer.trust import TrustedRoot
+    from signer.verify.bundle import Artifact, IdentityPolicy, KeyPolicy, Policy, verify_bundle
+
+    roots: dict[Path, TrustedRoot] = {}
+    prepared: dict[str, tuple[Artifact, TrustedRoot, Policy]] = {}
+    for case in cases:
+        e = case.expected
+        root_path = (case.path / e["trusted_root"]).resolve()
+        if root_path not in roots:
+            roots[root_path] = TrustedRoot.from_file(root_path)
+        policy: Policy
+        if e["mode"] == "bundle-key":
+            policy = KeyPolicy(load_public_key_pem((case.path / e["key"]).read_bytes()))
+        else:
+            policy = IdentityPolicy(identity=e["identity"], issuer=e["issuer"])
+        artifact = (Artifact.from_bytes((case.path / e["artifact"]).read_bytes())
+                    if e.get("artifact")
+                    else Artifact.from_digest(parse_digest(e["artifact_digest"])))
+        prepared[case.name] = (artifact, roots[root_path], policy)
+
+    def verify(case: _Case) -> None:
+        artifact, trust, policy = prepared[case.name]
+        verify_bundle(parse_bundle(case.data), artifact, trust, policy)
+
+    return verify
+
+
+def _peer(cases: list[_Case]) -> tuple[Callable[[_Case], None], list[_Case]]:
+    """sigstore-python's Verifier; returns the verify function and the cases it supports."""
+    from sigstore.hashes import Hashed
+    from sigstore.models import Bundle, TrustedRoot
+    from sigstore.verify import Verifier, policy
+    from sigstore_models.common.v1 import HashAlgorithm
+
+    verifiers: dict[Path, Verifier] = {}
+    prepared: dict[str, tuple[Verifier, Any, bytes | Hashed | None]] = {}
+    supported = []
+    for case in cases:
+        e = case.expected
+        if e["mode"] != "bundle-identity":
+            continue  # no key-based bundle verification in sigstore-python
+        try:
+            root_path = (case.path / e["trusted_root"]).resolve()
+            if root_path not in verifiers:
+                verifiers[root_path] = Verifier(trusted_root=TrustedRoot.from_file(str(root_path)))
+            identity = policy.Identity(identity=e["identity"], issuer=e["issuer"])
+            artifact: bytes | Hashed | None = None
+            if e["content"] != "dsse":
+                artifact = ((case.path / e["artifact"]).read_bytes() if e.get("artifact") else
+                            Hashed(algorithm=HashAlgorithm.SHA2_256,
+                                   digest=bytes.fromhex(e["artifact_digest"].split(":", 1)[1])))
+            prepared[case.name] = (verifiers[root_path], identity, artifact)
+            _peer_verify(prepared[case.name], case.data, Bundle)
+        except Exception:  # a case sigstore-python cannot verify: left out of the comparison
+            prepared.pop(case.name, None)
+            continue
+        supported.append(case)
+
+    def verify(case: _Case) -> None:
+        _peer_verify(prepared[case.name], case.data, Bundle)
+
+    return verify, supported
+
+
+def _peer_verify(prepared: tuple[Any, Any, Any], data: bytes, bundle_type: Any) -> None:
+    verifier, identity, artifact = prepared
+    bundle = bundle_type.from_json(data)
+    if artifact is None:
+        verifier.verify_dsse(bundle, identity)
+    else:
+        verifier.verify_artifact(artifact, bundle, identity)
+
+
+def _batch(verify: Callable[[_Case], None], cases: list[_Case]) -> float:
+    """Seconds per bundle for PASSES passes over ``cases``."""
+    start = time.perf_counter()
+    for _ in range(PASSES):
+        for case in cases:
+            verify(case)
+    return (time.perf_counter() - start) / (PASSES * len(cases))
+
+
+def run(ctx: Context) -> list[Row]:
+    """Per-bundle verification time, ours (all passing bundles) and against sigstore-python."""
+    if not (CORPUS / "bundles").is_dir():
+        return []
+    cases = _passing_cases()
+    ours = _ours(cases)
+    for case in cases:  # every case must verify before anything is timed
+        ours(case)
+    peer, common = _peer(cases)
+    rounds = max(1, min(ctx.repeat, 3))
+    ours_all, ours_common, peer_common = [], [], []
+    for _ in range(rounds):
+        ours_all.append(_batch(ours, cases))
+        ours_common.append(_batch(ours, common))
+        peer_common.append(_batch(peer, common))
+    return [
+        Row(f"verify 1 bundle ({len(cases)} passing bundles x{PASSES})", ours_all),
+        Row(f"verify 1 bundle ({len(common)} bundles sigstore-python supports x{PASSES})",
+            ours_common, peer_common, peer_name="sigstore-python"),
+    ]
