@@ -232,4 +232,4 @@ class OidcServer(Service):
             owner = str(overrides.get("repository_owner") or "octo-org")
             audience = f"https://github.com/{owner}"
         token = self.issuer.issue_token(audience=audience, **overrides)
-        return json_response(200, {"count": 1, "value": token})
+        return json_response(200, {"value": token})
