@@ -860,6 +860,10 @@ def main() -> int:
         return error.exit_code
     try:
         results = run.run(client)
+    except Exception as exc:  # a bug; report it in one line, without values
+        console.error(f"internal error ({type(exc).__name__}); please report it",
+                      title="signer")
+        return 1
     finally:
         client.close()
     publish(inputs, inputs.mode, results, run.policy, env, console)

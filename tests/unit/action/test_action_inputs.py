@@ -185,3 +185,24 @@ def test_report_is_json_with_one_entry_per_image(tmp_path: Path) -> None:
     report = json.loads(path.read_text())
     assert report["success"] is True
     assert [entry["image"] for entry in report["images"]] == ["r:1"]
+
+
+def test_main_masks_secrets_first_and_reports_bad_inputs(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    for name in list(entrypoint.os.environ):
+        if name.startswith(("INPUT_", "ACTIONS_", "GITHUB_", "SIGNER_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("INPUT_MODE", "verify")
+    monkeypatch.setenv("INPUT_IMAGES", "Bad Ref!, ok.example/r:1")
+    monkeypatch.setenv("INPUT_REGISTRY_PASSWORD", "hunter2-secret")
+    monkeypatch.setenv("SIGNER_GITHUB_TOKEN", "ghs_tokenvalue")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "out"))
+    assert entrypoint.main() == 2
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == ["::add-mask::hunter2-secret", "::add-mask::ghs_tokenvalue"]
+    errors = [line for line in lines if line.startswith("::error")]
+    named = {line.split("'")[1] for line in errors}
+    # bad reference, password without user, no repository for the default identity
+    assert named == {"images", "registry-username", "certificate-identity"}
+    assert not any("hunter2" in line for line in lines[2:])
