@@ -9,7 +9,6 @@ shard-local index, as on public-good Rekor.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import secrets
 import sqlite3
@@ -247,8 +246,3 @@ class RekorLog:
             hashes_ = self.tree.consistency_proof(first, last)
             root = self.tree.root(last)
         return {"rootHash": root.hex(), "hashes": [h.hex() for h in hashes_]}
-
-
-def sha256_hex(data: bytes) -> str:
-    """Hex SHA-256."""
-    return hashlib.sha256(data).hexdigest()

@@ -13,10 +13,10 @@ import base64
 import binascii
 import hashlib
 import re
-from typing import Any
 
 from signer.testing.httpbase import Request, Response, Service, json_response, text_response
 from signer.testing.keystore import spki_pem
+from signer.testing.merkle import leaf_hash
 from signer.testing.rekor_log import DuplicateEntryError, RekorLog, StoredEntry
 from signer.testing.rekor_types import EntryError, canonicalize, parse_verifier
 
@@ -146,7 +146,7 @@ class RekorServer(Service):
                 canonical = canonicalize(proposed)
             except EntryError as exc:
                 raise ValueError(f"error processing entry: {exc}") from exc
-            found.append(self.log.get_by_uuid(hashlib.sha256(b"\x00" + canonical.body).hexdigest()))
+            found.append(self.log.get_by_uuid(leaf_hash(canonical.body).hex()))
         return json_response(200, [self.log.log_entry(s) for s in found if s is not None])
 
     # -- log --------------------------------------------------------------------------
@@ -187,9 +187,3 @@ class RekorServer(Service):
             raise ValueError("empty search request")
         combined = set.union(*sets) if body.get("operator") == "or" else set.intersection(*sets)
         return json_response(200, sorted(self.log.entry_id(u) for u in combined))
-
-
-def entry_body(log_entry: dict[str, Any]) -> bytes:
-    """Decode the canonical body of a one-member LogEntry map."""
-    (value,) = log_entry.values()
-    return base64.b64decode(value["body"])
