@@ -61,6 +61,8 @@ MAX_INDEX_DEPTH = 4
 #: most members we accept in a tar, and longest chain of links we follow.
 MAX_TAR_MEMBERS = 100_000
 MAX_LINK_HOPS = 8
+#: free disk space we leave when decompressing a gzipped tar to a temporary file.
+DISK_RESERVE_BYTES = 256 * 1024 * 1024
 _CHUNK = 1024 * 1024
 _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
@@ -270,13 +272,26 @@ def _uncompressed_tar(path: Path) -> tuple[Path, str | None]:
         return path, None
     temp_dir = tempfile.mkdtemp(prefix="signer-source-")
     target = Path(temp_dir) / "archive.tar"
+    # A gzip bomb must not fill the disk: stop while some space is still free.
+    limit = max(0, shutil.disk_usage(temp_dir).free - DISK_RESERVE_BYTES)
+    written = 0
     try:
         with gzip.open(path, "rb") as src, open(target, "wb") as dst:
-            shutil.copyfileobj(src, dst, _CHUNK)
+            while chunk := src.read(_CHUNK):
+                written += len(chunk)
+                if written > limit:
+                    raise SizeLimitError(
+                        f"{path} decompresses to more than the {limit} bytes of free disk "
+                        "space", hint="free some space in the temporary directory (TMPDIR), "
+                        "or push an uncompressed tar")
+                dst.write(chunk)
     except (OSError, EOFError, zlib.error) as exc:
         shutil.rmtree(temp_dir, ignore_errors=True)
         raise InputError(f"{path}: corrupt gzip data ({type(exc).__name__})",
                          hint="the archive is truncated or damaged; re-create it") from None
+    except BaseException:
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        raise
     return target, temp_dir
 
 

@@ -297,3 +297,44 @@ def test_wrong_kind_prefixes(tmp_path: Path) -> None:
     not_oci = tmp_path / "plain.tar"
     not_oci.write_bytes(deterministic_tar([("hello.txt", b"hi")]))
     assert "neither" in _error(str(not_oci)).message
+
+
+def test_docker_archive_with_two_images_needs_a_name(tmp_path: Path) -> None:
+    first = write_docker_archive(tmp_path / "a.tar", seed="two-a", repo_tag="app/a:v1")
+    second = write_docker_archive(tmp_path / "b.tar", seed="two-b", repo_tag="app/b:v2")
+    members: dict[str, bytes | None] = {}
+    entries = []
+    for archive in (first, second):
+        with tarfile.open(archive.path) as tar:
+            for info in tar.getmembers():
+                handle = tar.extractfile(info) if info.isfile() else None
+                data = handle.read() if handle else None
+                if info.name == "manifest.json":
+                    assert data is not None
+                    entries += json.loads(data)
+                elif info.name != "repositories":
+                    members[info.name] = data
+    members["manifest.json"] = json.dumps(entries).encode()
+    both = tmp_path / "both.tar"
+    both.write_bytes(deterministic_tar(sorted(members.items())))
+    err = _error(str(both))
+    assert "holds 2 images" in err.message and "docker-archive:" in (err.hint or "")
+    with open_source(f"docker-archive:{both}:app/b:v2") as source:
+        assert json.loads(source.root.data)["config"]["digest"] == second.config_digests[0]
+        assert source.tag == "v2"
+    assert "no image tagged" in _error(f"docker-archive:{both}:app/c:v3").message
+
+
+def test_gzip_that_would_fill_the_disk_is_stopped(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    image = write_oci_archive(tmp_path / "img.tar.gz", seed="bomb", compress=True,
+                              layer_size=200_000)
+    free = sources.DISK_RESERVE_BYTES + 100_000  # less than the tar's uncompressed size
+    monkeypatch.setattr(sources.shutil, "disk_usage",
+                        lambda _path: type("Usage", (), {"free": free})())
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(sources.tempfile, "tempdir", str(scratch))
+    err = _error(str(image.path))
+    assert isinstance(err, SizeLimitError) and "free disk space" in err.message
+    assert list(scratch.iterdir()) == []  # the partial copy is gone
