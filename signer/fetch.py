@@ -43,8 +43,8 @@ from signer.verify.verifier import VerificationPolicy, Verified, verify_signatur
 
 #: cosign's limit on signature layers per ``.sig`` manifest
 DEFAULT_MAX_LAYERS = 1000
-#: images verified at once (cosign's --max-workers default)
-DEFAULT_MAX_WORKERS = 10
+#: images verified at once (their registry round trips overlap)
+DEFAULT_MAX_WORKERS = 32
 
 
 @dataclass(frozen=True)

@@ -110,8 +110,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="registry that may use plain HTTP or unverified TLS")
     registry.add_argument("--ca-bundle", "--registry-cacert", dest="ca_bundle", metavar="FILE",
                           help="extra CA certificates for registry TLS")
-    registry.add_argument("--max-workers", type=int, default=10, metavar="N",
-                          help="images verified concurrently (default 10)")
+    registry.add_argument("--max-workers", type=int, default=32, metavar="N",
+                          help="images verified concurrently (default 32)")
     parser.add_argument("-o", "--output", choices=("json", "text"), default="json",
                         help="stdout format (default json)")
 

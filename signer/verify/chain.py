@@ -9,6 +9,7 @@ codeSigning, where those extensions are present, as Go's x509 treats them).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 
@@ -31,14 +32,31 @@ def valid_at(cert: x509.Certificate, at: datetime) -> bool:
     return cert.not_valid_before_utc <= _utc(at) <= cert.not_valid_after_utc
 
 
-def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
+#: (child, parent) -> whether parent's key signed child; CA links repeat for every
+#: signature, so caching them saves most of the public-key work (bounded, thread-safe)
+_ISSUED_BY_CACHE: dict[tuple[x509.Certificate, x509.Certificate], bool] = {}
+_ISSUED_BY_CACHE_MAX = 4096
+_ISSUED_BY_LOCK = threading.Lock()
+
+
+def issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
+    """True if ``parent``'s subject is ``child``'s issuer and its key signed ``child``."""
     if child.issuer != parent.subject:
         return False
+    key = (child, parent)
+    cached = _ISSUED_BY_CACHE.get(key)
+    if cached is not None:
+        return cached
     try:
         child.verify_directly_issued_by(parent)
+        result = True
     except Exception:  # bad signature or unsupported algorithm: not the issuer
-        return False
-    return True
+        result = False
+    with _ISSUED_BY_LOCK:
+        if len(_ISSUED_BY_CACHE) >= _ISSUED_BY_CACHE_MAX:
+            _ISSUED_BY_CACHE.clear()
+        _ISSUED_BY_CACHE[key] = result
+    return result
 
 
 def _extension(cert: x509.Certificate, ext_type: type[x509.ExtensionType]) -> object | None:
@@ -92,12 +110,12 @@ def _paths(
     """Every path from ``current`` up to ``root`` through ``pool`` (current excluded)."""
     if depth > _MAX_DEPTH:
         return
-    if _issued_by(current, root):
+    if issued_by(current, root):
         yield [root]
     for candidate in pool:
         if candidate in (current, root) or not valid_at(candidate, at):
             continue
-        if not _issued_by(current, candidate):
+        if not issued_by(current, candidate):
             continue
         rest = [c for c in pool if c != candidate]
         for tail in _paths(candidate, root, rest, at, depth + 1):

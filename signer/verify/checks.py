@@ -234,12 +234,9 @@ def check_certificate_chain(
     if chain and cert.issuer != chain[0].subject:
         raise CheckFailed(CHECK_CHAIN, "the chain annotation does not start with the "
                                        "certificate's issuer")
-    if chain:
-        try:
-            cert.verify_directly_issued_by(chain[0])
-        except Exception:  # wrong key, bad signature or unsupported algorithm
-            raise CheckFailed(CHECK_CHAIN, "the certificate is not signed by the first "
-                                           "certificate of the chain annotation") from None
+    if chain and not chain_mod.issued_by(cert, chain[0]):
+        raise CheckFailed(CHECK_CHAIN, "the certificate is not signed by the first "
+                                       "certificate of the chain annotation")
     try:
         return chain_mod.verify_certificate_chain(cert, trust, cert.not_valid_before_utc,
                                                   extra_intermediates=chain)
