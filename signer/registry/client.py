@@ -70,6 +70,9 @@ DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024
 #: How often an upload is restarted from a new session after a transient failure.
 UPLOAD_ATTEMPTS = 3
 MAX_REDIRECTS = 5
+#: (connect, read) seconds for the HTTPS probe of loopback/insecure registries: a
+#: plain-HTTP server may never answer a TLS hello, so do not wait the full timeout.
+PROBE_TIMEOUT = (3.0, 5.0)
 MAX_TAGS = 100_000
 MAX_TAG_PAGES = 1_000
 MAX_REFERRERS = 10_000
@@ -274,7 +277,8 @@ class RegistryClient:
         # Loopback or user-named insecure: HTTPS first, then plain HTTP.
         try:
             response = self._once.get(f"https://{host}/v2/", verify=verify,
-                                      allow_redirects=False, stream=True)
+                                      allow_redirects=False, stream=True,
+                                      timeout=PROBE_TIMEOUT)
             return self._ping_result(response, f"https://{host}", verify, insecure, host)
         except requests.RequestException as https_exc:
             try:
