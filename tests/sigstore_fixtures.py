@@ -31,3 +31,4 @@ def fresh_faults(sigstore_stack: Stack) -> Iterator[Stack]:
         service.faults.clear()
     sigstore_stack.set_token_claims()
     sigstore_stack.set_clock_skew()
+    sigstore_stack.ct_log.fail_next(0)

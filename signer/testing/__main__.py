@@ -1,7 +1,19 @@
 """``python -m signer.testing up --dir DIR [--with-registry]``: run the local stack.
 
 Starts the local Sigstore stack (and optionally a local registry) on free loopback
-ports, writes ``DIR/stack.json``, prints its path, and runs until SIGTERM or SIGINT.
+ports, writes ``DIR/stack.json`` (mode 0600), prints its path, and runs until SIGTERM
+or SIGINT (exit code 0). ``stack.json`` fields:
+
+- ``oidc_issuer_url``, ``email_issuer_url``: token issuers (``iss``);
+- ``token_request_url``, ``token_request_token``: the GitHub-style token endpoint
+  (``ACTIONS_ID_TOKEN_REQUEST_URL`` / ``ACTIONS_ID_TOKEN_REQUEST_TOKEN``);
+- ``identity_token``: a ready-made ``aud=sigstore`` token, rewritten every minute;
+- ``certificate_identity``, ``certificate_oidc_issuer``: what its certificates carry;
+- ``fulcio_url``, ``rekor_url``, ``ct_log_url``, ``rekor_log_id``, ``rekor_tree_id``,
+  ``rekor_checkpoint_origin``, ``ct_log_id``;
+- ``trusted_root_path``, ``signing_config_path``, ``client_trust_config_path``;
+- ``directory``, ``pid``, ``startup_seconds``; with ``--with-registry`` also
+  ``registry_url`` and ``registry_host``.
 """
 
 from __future__ import annotations

@@ -155,6 +155,12 @@ class CtLog:
     base_url: str = "http://127.0.0.1/ct"
     entries: list[bytes] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _fail_remaining: int = 0
+
+    def fail_next(self, count: int) -> None:
+        """Refuse the next ``count`` submissions (Fulcio then answers 500)."""
+        with self._lock:
+            self._fail_remaining = max(0, count)
 
     @property
     def log_id(self) -> bytes:
@@ -165,6 +171,10 @@ class CtLog:
         self, precert: x509.Certificate, chain: list[x509.Certificate]
     ) -> SignedCertificateTimestamp:
         """Accept a precertificate issued by ``chain[0]`` and return its SCT."""
+        with self._lock:
+            if self._fail_remaining:
+                self._fail_remaining -= 1
+                raise CtLogError("injected CT log failure")
         if not chain:
             raise CtLogError("missing issuer chain")
         try:

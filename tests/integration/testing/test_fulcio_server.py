@@ -329,3 +329,35 @@ def test_requests_are_counted(sigstore_stack: Stack, service: str) -> None:
     before = sigstore_stack.services[service].request_count
     requests.get(f"{sigstore_stack.fulcio_url}/api/v2/configuration", timeout=10)
     assert sigstore_stack.services[service].request_count == before + 1
+
+
+def test_ct_log_failure_is_fulcio_500(fresh_faults: Stack) -> None:
+    fresh_faults.ct_log.fail_next(1)
+    key = ec.generate_private_key(ec.SECP256R1())
+    token = fresh_faults.issue_token()
+    response = _post(fresh_faults, _csr_request(key), token=token)
+    assert response.status_code == 500
+    assert response.json() == {
+        "code": 13,
+        "message": "Error entering certificate in CTL",
+        "details": [],
+    }
+    _chain(_post(fresh_faults, _csr_request(key), token=token))  # next one works
+
+
+@pytest.mark.parametrize("kind", ["rsa3072", "p384"])
+def test_other_key_types_are_certified(sigstore_stack: Stack, kind: str) -> None:
+    key: Any = (
+        rsa.generate_private_key(public_exponent=65537, key_size=3072)
+        if kind == "rsa3072"
+        else ec.generate_private_key(ec.SECP384R1())
+    )
+    algorithm = hashes.SHA384() if kind == "p384" else hashes.SHA256()
+    csr = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([])).sign(key, algorithm)
+    body = {
+        "certificateSigningRequest": base64.b64encode(
+            csr.public_bytes(serialization.Encoding.PEM)
+        ).decode()
+    }
+    leaf = _chain(_post(sigstore_stack, body, token=sigstore_stack.issue_token()))[0]
+    assert leaf.public_key() == key.public_key()
