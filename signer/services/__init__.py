@@ -24,6 +24,16 @@ class TransientServiceError(Exception):
         self.error = error
 
 
+def note_attempts(error: Exception, attempts: int) -> Exception:
+    """Add "(tried N times)" to a :class:`signer.errors.Error`'s message."""
+    from signer.errors import Error
+
+    if isinstance(error, Error) and attempts > 1:
+        error.message = f"{error.message} (tried {attempts} times)"
+        error.args = (error.message,)
+    return error
+
+
 def with_retries(action: Callable[[], T], *, attempts: int = 3, backoff: float = 0.5,
                  sleep: Callable[[float], None] = time.sleep) -> T:
     """Run ``action`` up to ``attempts`` times while it raises :class:`TransientServiceError`.
@@ -35,6 +45,6 @@ def with_retries(action: Callable[[], T], *, attempts: int = 3, backoff: float =
             return action()
         except TransientServiceError as failure:
             if attempt == attempts - 1:
-                raise failure.error from None
+                raise note_attempts(failure.error, attempts) from None
             sleep(backoff * (2 ** attempt))
     raise AssertionError("unreachable")

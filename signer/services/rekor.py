@@ -153,21 +153,26 @@ class RekorClient:
         ``expected_uuid`` (hex leaf hash of the canonical body) lets a retry after an
         unknown outcome look the entry up before POSTing again.
         """
+        from signer.services import note_attempts
+
         body = json.dumps(proposed, separators=(",", ":")).encode()
         last: TransientServiceError | None = None
         for attempt in range(self.attempts):
             if attempt:
                 time.sleep(self.backoff * (2 ** (attempt - 1)))
-            try:
-                if attempt and expected_uuid:
+            if attempt and expected_uuid:
+                try:
                     existing = self._lookup(expected_uuid)
-                    if existing is not None:
-                        return existing
+                except TransientServiceError:
+                    existing = None  # unknown; a POST of an existing entry answers 409
+                if existing is not None:
+                    return existing
+            try:
                 return self._post(body)
             except TransientServiceError as failure:
                 last = failure
         assert last is not None
-        raise last.error from None
+        raise note_attempts(last.error, self.attempts) from None
 
     def get_entry(self, uuid: str) -> LogEntry:
         """Fetch an entry by UUID or EntryID."""
