@@ -596,6 +596,8 @@ class ActionRun:
 
     def run(self, client: RegistryClient) -> list[ImageResult]:
         """Push (if asked), then sign and/or verify; never raises for user errors."""
+        from signer.reference import parse_reference
+
         targets = [(str(ref), ref) for ref in self.inputs.references]
         if self.inputs.push_from:
             pushed = self.push(client, [ref for _name, ref in targets])
@@ -606,7 +608,10 @@ class ActionRun:
         if self.inputs.mode == "sign" and pinned:
             self.sign(client, pinned)
             if self.inputs.verify_after_sign:
-                to_verify = [(k, r) for k, r in pinned if self.results[k].signed]
+                # every manifest signed, including an index's children with `recursive`
+                known = dict(pinned)
+                to_verify = [(key, known.get(key) or parse_reference(key))
+                             for key, result in self.results.items() if result.signed]
                 if to_verify:
                     self.verify(client, to_verify)
         elif pinned:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from signer.keys import write_cosign_key_pair
-from signer.testing.images import write_oci_archive, write_oci_layout
+from signer.testing.images import DEFAULT_PLATFORMS, write_oci_archive, write_oci_layout
 from signer.testing.registry import AuthRegistry, LocalRegistry
 from tests.integration.action.conftest import (
     GITHUB_TOKEN,
@@ -256,3 +256,22 @@ def test_metadata_tags_and_digest_give_one_signature_per_repository(
     hex_digest = image.digest.split(":")[1]
     for repository in ("action/digest-one", "action/digest-two"):
         assert f"sha256-{hex_digest}.sig" in skopeo_tags(registry.host, repository)
+
+
+def test_recursive_signs_and_verifies_every_platform(action: ActionHarness,
+                                                      registry: LocalRegistry,
+                                                      tmp_path: Path) -> None:
+    image = write_oci_layout(tmp_path / "layout", seed="action-multi", tag="v1",
+                             platforms=DEFAULT_PLATFORMS)
+    repo = f"{registry.host}/action/multi"
+    run = action.run({"push-from": str(image.path), "images": f"{repo}:v1",
+                      "recursive": "true", **action.stack_inputs()})
+    assert run.succeeded, run.log
+    report = report_of(run)
+    images = report["images"]
+    assert isinstance(images, list)
+    assert sorted(str(entry["digest"]) for entry in images) == sorted(image.manifests)
+    assert all(entry["signed"] is True and entry["verified"] is True for entry in images)
+    assert run.outputs["verified"] == "true"
+    assert run.outputs["digest"] == image.digest
+    assert "(linux/arm64)" in run.summary and "(linux/amd64)" in run.summary
