@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 MAX_REQUEST_BODY = 4 * 1024 * 1024
+_MAX_DRAIN = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -249,11 +250,23 @@ def _make_handler(service: Service) -> type[BaseHTTPRequestHandler]:
             delay, action, status = service.faults.decide(split.path)
             if delay:
                 time.sleep(delay)
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                self.close_connection = True
+                self._send(json_response(411, {"code": 411, "message": "length required"}))
+                return
             length_text = self.headers.get("Content-Length") or "0"
             try:
                 length = int(length_text)
             except ValueError:
                 length = -1
+            if MAX_REQUEST_BODY < length <= _MAX_DRAIN:
+                # Read (and drop) the body so the client sees the 413, not a reset.
+                remaining = length
+                while remaining > 0:
+                    chunk = self.rfile.read(min(remaining, 1 << 16))
+                    if not chunk:
+                        break
+                    remaining -= len(chunk)
             if length < 0 or length > MAX_REQUEST_BODY:
                 self._send(json_response(413, {"code": 413, "message": "request too large"}))
                 self.close_connection = True

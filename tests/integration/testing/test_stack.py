@@ -172,3 +172,12 @@ def test_concurrent_rekor_writers_get_distinct_indexes(tmp_path: Path) -> None:
         assert sorted(int(str(e["logIndex"])) for e in entries) == list(range(40))
         for entry in entries:
             verify_entry(entry, stack.rekor_log.key.public_key())
+
+
+def test_chunked_and_oversized_bodies_are_refused(sigstore_stack: Stack) -> None:
+    url = sigstore_stack.rekor_url + "/api/v1/log/entries"
+    chunked = requests.post(url, data=iter([b"{}"]), timeout=5)
+    assert chunked.status_code == 411
+    huge = requests.post(url, data=b"x" * (4 * 1024 * 1024 + 1), timeout=10)
+    assert huge.status_code == 413
+    assert requests.get(sigstore_stack.rekor_url + "/api/v1/log", timeout=5).ok
