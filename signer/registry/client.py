@@ -134,6 +134,24 @@ class _RetryableUpload(Exception):
         self.retry_after = retry_after
 
 
+def _finish(response: requests.Response, limit: int = 65536) -> None:
+    """Drain a small remaining body, then release the connection back to the pool.
+
+    Closing an unread response would drop its connection; a drained one is reused.
+    Bodies over ``limit`` are not drained (the connection is dropped instead).
+    """
+    total = 0
+    try:
+        for chunk in response.iter_content(chunk_size=16384):
+            total += len(chunk)
+            if total > limit:
+                break
+    except requests.RequestException:
+        pass
+    finally:
+        response.close()
+
+
 def _retry_after(response: requests.Response) -> float | None:
     value = response.headers.get("Retry-After", "").strip()
     return min(float(value), MAX_RETRY_AFTER) if value.isdigit() else None
@@ -288,7 +306,7 @@ class RegistryClient:
                 raise exception_error(exc, host) from None
             if response.status_code == 400:
                 body = next(response.iter_content(4096), b"")
-                response.close()
+                _finish(response)
                 if b"HTTPS server" in body:
                     raise exception_error(https_exc, host) from None
             return self._ping_result(response, f"http://{host}", verify, insecure, host)
@@ -298,14 +316,14 @@ class RegistryClient:
         status = response.status_code
         content_type = response.headers.get("Content-Type", "")
         if status == 200 and not looks_like_html(content_type, b""):
-            response.close()
+            _finish(response)
             return _Host(base_url, verify, None, insecure)
         if status == 401:
             challenge = parse_challenge(response.headers.get("WWW-Authenticate"))
-            response.close()
+            _finish(response)
             return _Host(base_url, verify, challenge or Challenge("basic"), insecure)
         if status == 404 and not looks_like_html(content_type, b""):
-            response.close()
+            _finish(response)
             raise RegistryError(f"{host} does not serve the registry API (GET /v2/ answered 404)",
                                 hint="check the registry address in the image reference")
         raise response_error(response, "the registry API check (GET /v2/)", host,
@@ -352,7 +370,7 @@ class RegistryClient:
             location = response.headers.get("Location")
             if response.status_code not in _REDIRECTS or not location:
                 return response
-            response.close()
+            _finish(response)
             url = urljoin(url, location)
             if response.status_code == 303:
                 method, data = "GET", None
@@ -390,7 +408,7 @@ class RegistryClient:
             retry_authorization, _ = self._authorization(ref, state, scopes, fresh=True)
             if retry_authorization is None:
                 return response
-            response.close()
+            _finish(response)
             return self._send(session, method, url, state, authorization=retry_authorization,
                               headers=headers, data=data)
         except requests.RequestException as exc:
@@ -418,7 +436,7 @@ class RegistryClient:
                                  headers={"Accept": MANIFEST_ACCEPT})
         content_type = response.headers.get("Content-Type", "")
         if response.status_code == 404 and not looks_like_html(content_type, b""):
-            response.close()
+            _finish(response)
             raise ImageNotFoundError(f"image not found: {ref.name}",
                                      hint="check the repository, tag or digest")
         if response.status_code != 200 or looks_like_html(content_type, b""):
@@ -446,11 +464,11 @@ class RegistryClient:
                                  f"/v2/{ref.repository}/manifests/{ref.identifier}",
                                  headers={"Accept": MANIFEST_ACCEPT})
         if response.status_code == 404:
-            response.close()
+            _finish(response)
             return None
         if response.status_code != 200:
             raise self._error(response, ref, f"manifest {ref.name}")
-        response.close()
+        _finish(response)
         digest = response.headers.get("Docker-Content-Digest", "")
         media_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip()
         length = response.headers.get("Content-Length", "")
@@ -492,7 +510,7 @@ class RegistryClient:
                                  data=data)
         if response.status_code not in (200, 201):
             raise self._error(response, ref, f"manifest upload to {ref.name}")
-        response.close()
+        _finish(response)
         stored = response.headers.get("Docker-Content-Digest", "")
         if stored.startswith("sha256:") and digest.startswith("sha256:") and stored != digest:
             raise DigestMismatchError(
@@ -507,12 +525,12 @@ class RegistryClient:
         response = self._request("DELETE", target,
                                  f"/v2/{ref.repository}/manifests/{digest}", actions="delete")
         if response.status_code == 404:
-            response.close()
+            _finish(response)
             raise ImageNotFoundError(f"image not found: {target.name}",
                                      hint="it may already be deleted")
         if response.status_code not in (200, 202):
             raise self._error(response, target, f"manifest deletion of {target.name}")
-        response.close()
+        _finish(response)
 
     def list_tags(self, ref: Reference) -> list[str]:
         """All tags of ``ref``'s repository (following pagination, capped)."""
@@ -524,7 +542,7 @@ class RegistryClient:
             response = self._request("GET", ref, url)
             if response.status_code == 404 and not looks_like_html(
                     response.headers.get("Content-Type", ""), b""):
-                response.close()
+                _finish(response)
                 raise ImageNotFoundError(f"repository not found: {ref.repository_name}",
                                          hint="check the repository name")
             if response.status_code != 200:
@@ -557,7 +575,7 @@ class RegistryClient:
         """True if ``ref``'s repository has the blob ``digest``."""
         parse_digest(digest)
         response = self._request("HEAD", ref, f"/v2/{ref.repository}/blobs/{digest}")
-        response.close()
+        _finish(response)
         if response.status_code == 200:
             return True
         if response.status_code == 404:
@@ -610,7 +628,7 @@ class RegistryClient:
 
     def _location(self, response: requests.Response, ref: Reference, current: str) -> str:
         location = response.headers.get("Location")
-        response.close()
+        _finish(response)
         if not location:
             raise RegistryError(f"{ref.api_host} started an upload without a Location",
                                 hint="the registry is not following the distribution spec")
@@ -626,7 +644,7 @@ class RegistryClient:
         if len(data) <= self._chunk_size:
             response = self._upload_step("PUT", ref, _with_query(location, digest=digest),
                                          (201, 204), what, headers=octets, data=data)
-            response.close()
+            _finish(response)
             return
         offset = 0
         while offset < len(data):
@@ -638,7 +656,7 @@ class RegistryClient:
             offset += len(chunk)
         response = self._upload_step("PUT", ref, _with_query(location, digest=digest),
                                      (201, 204), what, headers={"Content-Length": "0"})
-        response.close()
+        _finish(response)
 
     def mount_blob(self, ref: Reference, digest: str, from_repository: str | Reference) -> bool:
         """Mount ``digest`` from another repository of the same registry; True if mounted.
@@ -665,15 +683,15 @@ class RegistryClient:
         except _RetryableUpload as retry:
             raise retry.error from None
         if response.status_code == 201:
-            response.close()
+            _finish(response)
             return True
         # 202: the registry opened an ordinary upload session instead; cancel it.
         location = response.headers.get("Location")
-        response.close()
+        _finish(response)
         if location:
             with contextlib.suppress(Error):
-                self._request("DELETE", ref, urljoin(start, location), actions="pull,push",
-                              session=self._once).close()
+                _finish(self._request("DELETE", ref, urljoin(start, location),
+                                      actions="pull,push", session=self._once))
         return False
 
     # -- referrers ------------------------------------------------------------------
@@ -693,7 +711,7 @@ class RegistryClient:
             data = read_bounded(response, MAX_MANIFEST_BYTES, f"referrers of {digest}")
             document = Manifest(data, OCI_INDEX, str(sha256_digest(data))).json()
         elif response.status_code in (200, 404, 400, 405):
-            response.close()
+            _finish(response)
             try:
                 document = self.get_manifest(ref.with_tag(parsed.tag_form)).json()
             except ImageNotFoundError:
