@@ -211,13 +211,9 @@ def load_trust(args: argparse.Namespace) -> Any:
     legacy = LegacyTrustOptions.from_environment(
         os.environ, certificate_chain=args.certificate_chain, ca_roots=args.ca_roots,
         ca_intermediates=args.ca_intermediates)
-    if args.trusted_root:
-        base = TrustedRoot.from_file(args.trusted_root)
-    elif legacy.any:
-        base = TrustedRoot.empty() if (legacy.root_file or args.certificate_chain
-                                       or args.ca_roots) else load_default()
-    else:
-        base = load_default()
+    # Each override replaces only the part it names (CAs, Rekor keys or CT keys); the
+    # rest still comes from --trusted-root or the embedded public-good root.
+    base = TrustedRoot.from_file(args.trusted_root) if args.trusted_root else load_default()
     return apply_legacy_overrides(base, legacy) if legacy.any else base
 
 
