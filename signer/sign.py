@@ -75,6 +75,7 @@ class SignResult:
     identity: str | None = None  # certificate SAN (keyless)
     issuer: str | None = None  # OIDC issuer (keyless)
     platform: str | None = None  # for manifests reached through --recursive
+    #: seconds per part: fulcio, rekor, registry, crypto, token (shared parts divided)
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -323,10 +324,10 @@ def sign_images(store: RegistryStore, references: Sequence[str | Reference],
         if isinstance(outcome, Error):
             raise outcome
     results = [outcome for outcome in outcomes if isinstance(outcome, SignResult)]
+    # Shared work (tag resolution, token, Fulcio, certificate checks) is spread evenly.
     shared = {name: seconds / len(results) for name, seconds in identity.timings.items()}
     for result in results:
         result.timings["registry"] = result.timings.get("registry", 0.0) + resolve_seconds
         for name, seconds in shared.items():
-            key = "crypto" if name == "crypto" else name
-            result.timings[key] = result.timings.get(key, 0.0) + seconds
+            result.timings[name] = result.timings.get(name, 0.0) + seconds
     return results
