@@ -145,7 +145,7 @@ def response_error(response: requests.Response, what: str, host: str, *,
             hint=f"check that {host} is a container registry; a proxy, login page or "
                  "captive portal may be in the way")
     if status == 404:
-        return RegistryError(f"{host} has no {what} (HTTP 404){suffix}",
+        return RegistryError(f"{what} not found on {host} (HTTP 404){suffix}",
                              hint="check the repository name and that it exists")
     if status == 405:
         return RegistryError(f"{host} does not allow {what} (HTTP 405){suffix}",
