@@ -47,6 +47,11 @@ class NetworkError(Error):
     """A service could not be reached or answered unusably."""
 
 
+class ResponseCutError(NetworkError):
+    """A response body ended early (connection cut mid-body); an idempotent request
+    may be repeated."""
+
+
 class RegistryError(NetworkError):
     """The registry refused or failed a request."""
 

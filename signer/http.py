@@ -18,7 +18,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from signer import __version__
-from signer.errors import NetworkError, SizeLimitError
+from signer.errors import NetworkError, ResponseCutError, SizeLimitError
 
 #: (connect, read) seconds for every request unless the caller says otherwise.
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)
@@ -106,8 +106,8 @@ def read_bounded(response: requests.Response, limit: int, what: str = "response"
                 raise SizeLimitError(f"{what} exceeds the {limit}-byte limit")
             chunks.append(chunk)
     except requests.RequestException as exc:
-        raise NetworkError(f"reading {what} failed: {type(exc).__name__}",
-                           hint="the connection was cut; try again") from None
+        raise ResponseCutError(f"reading {what} failed: {type(exc).__name__}",
+                               hint="the connection was cut; try again") from None
     finally:
         response.close()
     return b"".join(chunks)
