@@ -202,6 +202,9 @@ class Emulator:
                         "env": env}
             step_id = step.get("id")
             name = step.get("name") or step.get("uses") or f"step {index}"
+            unsupported = {"if", "continue-on-error", "timeout-minutes"} & set(step)
+            if unsupported:
+                raise ExpressionError(f"step {name!r}: {sorted(unsupported)} not emulated")
             if exit_code != 0:
                 records.append(StepRecord(step_id, name, "skipped"))
                 continue
