@@ -21,10 +21,10 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
@@ -38,6 +38,7 @@ from signer.errors import (
     InputError,
     NetworkError,
     RegistryError,
+    ResponseCutError,
     SizeLimitError,
 )
 from signer.formats.legacy import Descriptor
@@ -427,6 +428,11 @@ class RegistryClient:
     # -- manifests ------------------------------------------------------------------
 
     def get_manifest(self, ref: Reference, *, limit: int = MAX_MANIFEST_BYTES) -> Manifest:
+        """Fetch the manifest or index ``ref`` names (by digest, else tag); a body cut
+        mid-way is fetched again (up to ``retries`` times)."""
+        return _again_if_cut(lambda: self._get_manifest_once(ref, limit), self._retries)
+
+    def _get_manifest_once(self, ref: Reference, limit: int) -> Manifest:
         """Fetch the manifest or index ``ref`` names (by digest, else tag).
 
         By digest, the bytes must hash to it; by tag, they must match the
@@ -564,6 +570,9 @@ class RegistryClient:
     def get_blob(self, ref: Reference, digest: str, limit: int = DEFAULT_MAX_BLOB_BYTES) -> bytes:
         """Fetch a blob of ``ref``'s repository; it must hash to ``digest``."""
         parse_digest(digest)
+        return _again_if_cut(lambda: self._get_blob_once(ref, digest, limit), self._retries)
+
+    def _get_blob_once(self, ref: Reference, digest: str, limit: int) -> bytes:
         response = self._request("GET", ref, f"/v2/{ref.repository}/blobs/{digest}")
         if response.status_code != 200:
             raise self._error(response, ref, f"blob {digest} of {ref.repository_name}")
@@ -727,6 +736,21 @@ class RegistryClient:
         if artifact_type:
             found = [d for d in found if d.artifact_type == artifact_type]
         return found
+
+
+_T = TypeVar("_T")
+
+
+def _again_if_cut(fetch: Callable[[], _T], retries: int) -> _T:
+    """Run ``fetch`` again (up to ``retries`` times) when the response body was cut."""
+    for attempt in range(retries + 1):
+        try:
+            return fetch()
+        except ResponseCutError:
+            if attempt == retries:
+                raise
+            time.sleep(0.2 * 2 ** attempt)
+    raise AssertionError("unreachable")
 
 
 def _next_link(header: str, base: str) -> str | None:
