@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from signer.errors import SigningError
+from signer.errors import ResponseCutError, SigningError
 from signer.oidc import IdentityToken
 from signer.services import PUBLIC_GOOD_FULCIO_URL, TransientServiceError, with_retries
 
@@ -140,6 +140,9 @@ class FulcioClient:
             network = describe_exception(exc, url)
             raise TransientServiceError(SigningError(
                 f"Fulcio: {network.message}", hint=network.hint)) from None
+        except ResponseCutError as cut:  # the answer was lost: ask again
+            raise TransientServiceError(SigningError(
+                f"Fulcio: {cut.message}", hint=cut.hint)) from None
         status = response.status_code
         if status == 200 or status == 201:
             return parse_signing_certificate(text)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from signer.errors import SigningError
+from signer.errors import ResponseCutError, SigningError
 from signer.formats.legacy import RekorBundle
 from signer.services import PUBLIC_GOOD_REKOR_URL, TransientServiceError
 
@@ -209,6 +209,9 @@ class RekorClient:
             network = describe_exception(exc, url)
             raise TransientServiceError(SigningError(f"Rekor: {network.message}",
                                                      hint=network.hint)) from None
+        except ResponseCutError as cut:  # the answer was lost: the outcome is unknown
+            raise TransientServiceError(SigningError(f"Rekor: {cut.message}",
+                                                     hint=cut.hint)) from None
         if response.status_code == 404:
             return None
         if response.status_code != 200:
@@ -233,6 +236,9 @@ class RekorClient:
             network = describe_exception(exc, url)
             raise TransientServiceError(SigningError(f"Rekor: {network.message}",
                                                      hint=network.hint)) from None
+        except ResponseCutError as cut:  # the answer was lost: the outcome is unknown
+            raise TransientServiceError(SigningError(f"Rekor: {cut.message}",
+                                                     hint=cut.hint)) from None
         status = response.status_code
         if status == 201 or status == 200:
             return parse_log_entry(_json(text))
