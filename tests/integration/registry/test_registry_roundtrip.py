@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from signer.errors import DigestMismatchError, ImageNotFoundError, SizeLimitError
-from signer.reference import Reference
-from signer.registry.client import MAX_MANIFEST_BYTES
+from signer.reference import Reference, parse_reference
+from signer.registry.client import MAX_MANIFEST_BYTES, RegistryClient
+from signer.registry.credentials import AnonymousKeychain
 from signer.registry.mediatypes import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
@@ -19,6 +20,7 @@ from signer.registry.mediatypes import (
     OCI_MANIFEST,
 )
 from signer.testing.images import DEFAULT_PLATFORMS, write_oci_layout
+from signer.testing.registry import LocalRegistry
 from tests.integration.registry.conftest import Target, push_image, skopeo
 
 pytestmark = pytest.mark.slow
@@ -195,3 +197,14 @@ def test_size_caps_and_digest_checks(target: Target) -> None:
     assert client.head_manifest(ref.with_tag("huge")) is None
     with pytest.raises(DigestMismatchError):
         client.put_manifest(ref.with_digest(_sha256(b"other")), manifest, OCI_MANIFEST)
+
+
+def test_localhost_name_reaches_the_plain_registry(registry: LocalRegistry,
+                                                   tmp_path: Path) -> None:
+    port = registry.host.rsplit(":", 1)[1]
+    image = write_oci_layout(tmp_path / "img", seed="localhost", tag="v1")
+    with RegistryClient(AnonymousKeychain()) as client:
+        ref = parse_reference(f"localhost:{port}/loopback/app:v1")
+        assert push_image(client, ref, image) == image.digest
+        same = parse_reference(f"{registry.host}/loopback/app:v1")
+        assert client.get_manifest(same).data == image.manifest
