@@ -149,6 +149,8 @@ def test_unsigned_image_fails_verification_with_exit_10(action: ActionHarness,
                       "trusted-root": str(action.stack.trusted_root_path)})
     assert run.exit_code == 10
     assert "no signatures found" in run.log
+    assert run.outputs["verified"] == "false"
+    assert_no_secrets(run, [GITHUB_TOKEN, action.stack.token_request_token])
 
 
 def test_key_based_signing_with_registry_credentials(action: ActionHarness,
@@ -203,6 +205,8 @@ def test_key_signature_without_tlog(action: ActionHarness, registry: LocalRegist
                           "public-key": str(tmp_path / "keys" / "cosign.pub"),
                           "insecure-ignore-tlog": "true"})
     assert relaxed.succeeded, relaxed.log
+    for each in (run, strict, relaxed):
+        assert_no_secrets(each, ["pw-no-tlog", GITHUB_TOKEN])
 
 
 def test_without_id_token_permission_the_error_says_so(action: ActionHarness,
@@ -256,6 +260,7 @@ def test_metadata_tags_and_digest_give_one_signature_per_repository(
     hex_digest = image.digest.split(":")[1]
     for repository in ("action/digest-one", "action/digest-two"):
         assert f"sha256-{hex_digest}.sig" in skopeo_tags(registry.host, repository)
+    assert_no_secrets(run, [GITHUB_TOKEN, action.stack.token_request_token])
 
 
 def test_recursive_signs_and_verifies_every_platform(action: ActionHarness,
@@ -275,3 +280,4 @@ def test_recursive_signs_and_verifies_every_platform(action: ActionHarness,
     assert run.outputs["verified"] == "true"
     assert run.outputs["digest"] == image.digest
     assert "(linux/arm64)" in run.summary and "(linux/amd64)" in run.summary
+    assert_no_secrets(run, [GITHUB_TOKEN, action.stack.token_request_token])
