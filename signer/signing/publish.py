@@ -20,6 +20,7 @@ write is detected and repaired by whichever signer loses.
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from signer.errors import (
     Error,
     ImageNotFoundError,
     InputError,
+    NetworkError,
     RegistryError,
     SigningError,
     SizeLimitError,
@@ -138,7 +140,6 @@ def publish_signature(store: RegistryStore, signature_ref: Reference, layer: Sig
     ``settle_seconds`` is the least wait before the second read-back; it grows to
     three times the manifest PUT's duration (at most :data:`MAX_SETTLE`).
     """
-    store.upload_blob(signature_ref, layer.payload, layer.digest)
     new_descriptor = layer.descriptor()
     last_error: Error | None = None
     for attempt in range(1, attempts + 1):
@@ -173,16 +174,17 @@ def is_transient_registry_error(error: Error) -> bool:
         return True
     if isinstance(error, RegistryError):
         return any(code in error.message for code in _TRANSIENT_CODES) or \
-            " HTTP 5" in error.message
-    return False
+            re.search(r"HTTP (429|5\d\d)", error.message) is not None
+    return isinstance(error, NetworkError)  # connection refused, reset, cut or timed out
 
 
 def _merge_and_write(store: RegistryStore, signature_ref: Reference, layer: SignatureLayer,
                      new_descriptor: Descriptor, same_signer: SignatureMatcher | None,
                      settle_seconds: float, attempt: int) -> PublishResult | None:
     """One read-merge-write round; None when it must be repeated."""
-    if attempt > 1:  # a concurrent upload of the same blob may have disturbed ours
-        store.upload_blob(signature_ref, layer.payload, layer.digest)
+    # every round: a concurrent upload of the same blob may have disturbed ours, or
+    # the registry failed transiently in the previous round
+    store.upload_blob(signature_ref, layer.payload, layer.digest)
     existing, existing_digest = _read_existing(store, signature_ref)
     old_layers = list(existing.layers) if existing else []
     for old in old_layers:
