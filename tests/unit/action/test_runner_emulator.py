@@ -96,3 +96,14 @@ def test_undeclared_inputs_and_expressions_in_run_bodies_are_errors(tmp_path: Pa
     bad = ACTION.replace('echo "the secret is $SECRET"', 'echo "${{ inputs.secret }}"')
     with pytest.raises(ExpressionError):
         run(tmp_path, bad, {})
+
+
+def test_the_secret_search_finds_a_leak_anywhere(tmp_path: Path) -> None:
+    from tests.integration.action.conftest import assert_no_secrets
+
+    clean = run(tmp_path, ACTION, {"secret": "s3cr3t-value"})
+    assert_no_secrets(clean, ["s3cr3t-value"])  # only in its add-mask command
+    leaky = ACTION.replace('echo "$FROM_FIRST"', 'echo "$SECRET"')
+    leaked = run(tmp_path, leaky, {"secret": "s3cr3t-value"})
+    with pytest.raises(AssertionError, match="outputs"):
+        assert_no_secrets(leaked, ["s3cr3t-value"])
