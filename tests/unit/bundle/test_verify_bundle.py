@@ -198,3 +198,66 @@ def test_legacy_blob_bundle_with_its_key(conformance_dir: Path) -> None:
     other = ec.generate_private_key(ec.SECP256R1()).public_key()
     with pytest.raises(VerificationError, match=r"^bundle: both a key and a certificate"):
         verify_legacy_blob_bundle(legacy, digest, trust, KeyPolicy(other))
+
+
+# ------------------------------------------------- the CMS walk of signer.verify.tsa
+
+
+def _rekor2_timestamp(conformance_dir: Path) -> tuple[bytes, bytes, TrustedRoot]:
+    path = _case(conformance_dir, "sc-rekor2-happy-path")
+    bundle = parse_bundle(_document(path))
+    return bundle.rfc3161_timestamps[0], bundle.signature, _trust(path)
+
+
+def _flip(data: bytes, part: bytes) -> bytes:
+    at = data.index(part) + len(part) - 1
+    assert data.count(part) == 1
+    return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1:]
+
+
+def test_tampered_timestamp_parts_are_rejected(conformance_dir: Path) -> None:
+    from signer.verify.tsa import _signer_info
+
+    timestamp, signature, trust = _rekor2_timestamp(conformance_dir)
+    from rfc3161_client import decode_timestamp_response
+
+    token = decode_timestamp_response(timestamp).time_stamp_token()
+    info, _tst = _signer_info(token)
+    cases = {
+        "signature does not verify": _flip(timestamp, info.signature),
+        "signed attributes do not match": _flip(timestamp, info.message_digest),
+        "signed attributes do not match the TSTInfo": timestamp.replace(
+            b"20250612120220Z", b"20250612120221Z"),
+    }
+    for expected, tampered in cases.items():
+        with pytest.raises(VerificationError, match=expected):
+            verify_timestamps([tampered], signature, trust)
+
+
+def test_timestamp_needs_the_authority_named_in_the_signer_info(conformance_dir: Path) -> None:
+    timestamp, signature, trust = _rekor2_timestamp(conformance_dir)
+    [authority] = trust.timestamp_authorities
+    fulcio = trust.certificate_authorities[-1].chain
+    impostor = dataclasses.replace(authority, chain=fulcio)
+    with pytest.raises(VerificationError, match="not in the trusted root"):
+        verify_timestamps([timestamp], signature, trust.replace(timestamp_authorities=(impostor,)))
+    no_eku = dataclasses.replace(authority, chain=(authority.chain[0], fulcio[-1]))
+    with pytest.raises(VerificationError, match=r"does not verify|EKU"):
+        verify_timestamps([timestamp], signature, trust.replace(timestamp_authorities=(no_eku,)))
+
+
+def test_cms_walk_agrees_with_rfc3161_client_on_real_timestamps(conformance_dir: Path) -> None:
+    from rfc3161_client import VerifierBuilder, decode_timestamp_response
+
+    for name in ("sc-rekor2-happy-path", "sc-rekor2-timestamp-with-embedded-cert",
+                 "sc-rekor2-timestamp-without-embedded-cert", "sc-managed-key-happy-path"):
+        path = _case(conformance_dir, name)
+        bundle, trust = parse_bundle(_document(path)), _trust(path)
+        [authority] = trust.timestamp_authorities
+        builder = VerifierBuilder().tsa_certificate(authority.chain[0]).add_root_certificate(
+            authority.chain[-1])
+        for timestamp in bundle.rfc3161_timestamps:
+            response = decode_timestamp_response(timestamp)
+            assert builder.build().verify_message(response, bundle.signature)
+            [when] = verify_timestamps([timestamp], bundle.signature, trust)
+            assert when == response.tst_info.gen_time
