@@ -140,3 +140,25 @@ def test_ca_flags(tmp_path: Path) -> None:
     with pytest.raises(TrustError):
         apply_legacy_overrides(TrustedRoot.empty(), LegacyTrustOptions(
             ca_roots=str(tmp_path / "junk.pem")))
+
+
+def test_legacy_ct_key_file_verifies_the_embedded_sct() -> None:
+    from datetime import timedelta
+
+    from cryptography import x509
+
+    from signer.verify.chain import verify_certificate_chain
+    from signer.verify.sct import verify_embedded_sct
+
+    leaf = x509.load_pem_x509_certificate(
+        (LEGACY / "cimg-fulcio-rekor-valid" / "certificate.pem").read_bytes())
+    path = verify_certificate_chain(leaf, load_default(),
+                                    leaf.not_valid_before_utc + timedelta(seconds=1))
+    only_2022 = apply_legacy_overrides(load_default(), LegacyTrustOptions(
+        ct_log_public_key=str(TRUST / "legacy" / "ctfe_2022.pub")))
+    assert len(only_2022.ctlogs) == 1
+    verify_embedded_sct(leaf, path[1], only_2022)
+    only_old = apply_legacy_overrides(load_default(), LegacyTrustOptions(
+        ct_log_public_key=str(TRUST / "legacy" / "ctfe.pub")))
+    with pytest.raises(Exception, match="unknown CT log"):
+        verify_embedded_sct(leaf, path[1], only_old)
