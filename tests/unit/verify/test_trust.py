@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from signer.errors import TrustError
+from signer.errors import TrustError, VerificationError
 from signer.trust import (
     LegacyTrustOptions,
     TrustedRoot,
@@ -160,5 +160,5 @@ def test_legacy_ct_key_file_verifies_the_embedded_sct() -> None:
     verify_embedded_sct(leaf, path[1], only_2022)
     only_old = apply_legacy_overrides(load_default(), LegacyTrustOptions(
         ct_log_public_key=str(TRUST / "legacy" / "ctfe.pub")))
-    with pytest.raises(Exception, match="unknown CT log"):
+    with pytest.raises(VerificationError, match="unknown CT log"):
         verify_embedded_sct(leaf, path[1], only_old)
