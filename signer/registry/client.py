@@ -235,6 +235,7 @@ class RegistryClient:
         self._host_locks: dict[str, threading.Lock] = {}
         self._credentials_cache: dict[str, Credentials | None] = {}
         self._tokens = TokenCache()
+        self._token_locks: dict[tuple[Any, ...], threading.Lock] = {}
 
     def __repr__(self) -> str:
         return f"RegistryClient(hosts={sorted(self._hosts)}, insecure={sorted(self._insecure)})"
@@ -346,10 +347,17 @@ class RegistryClient:
             cached = self._tokens.get(key)
             if cached:
                 return f"Bearer {cached}", key
-        token, lifetime = fetch_token(self._session, challenge, scopes, credentials,
-                                      ref.api_host, insecure=state.insecure,
-                                      verify=state.verify)
-        self._tokens.put(key, token, lifetime)
+        with self._lock:
+            key_lock = self._token_locks.setdefault(key, threading.Lock())
+        with key_lock:  # one token request per scope, however many threads ask at once
+            if not fresh:
+                cached = self._tokens.get(key)
+                if cached:
+                    return f"Bearer {cached}", key
+            token, lifetime = fetch_token(self._session, challenge, scopes, credentials,
+                                          ref.api_host, insecure=state.insecure,
+                                          verify=state.verify)
+            self._tokens.put(key, token, lifetime)
         return f"Bearer {token}", key
 
     # -- sending --------------------------------------------------------------------

@@ -146,6 +146,9 @@ def test_concurrent_use_of_one_client(token_registry: AuthRegistry, tmp_path: Pa
               for i in range(8)]
     errors: list[BaseException] = []
     results: dict[int, str] = {}
+    server = token_registry.token_server
+    assert server is not None
+    before = len(server.requests)
     with RegistryClient(StaticKeychain(creds)) as client:
         def work(i: int) -> None:
             try:
@@ -163,3 +166,7 @@ def test_concurrent_use_of_one_client(token_registry: AuthRegistry, tmp_path: Pa
             thread.join(timeout=60)
     assert not errors, errors
     assert results == {i: images[i].digest for i in range(8)}
+    # Eight threads, two repositories: one token per (repository, scope), not per thread.
+    issued = sorted(r.scopes for r in server.requests[before:])
+    assert issued == sorted({r.scopes for r in server.requests[before:]})
+    assert len(issued) <= 4
