@@ -72,6 +72,10 @@ def _b64(value: Any, where: str, *, allow_empty: bool = False) -> bytes:
     if not isinstance(value, str) or (not value and not allow_empty):
         raise _fail(f"{where} is missing or not a string")
     try:
+        return base64.b64decode(value, validate=True)  # the usual, canonical form
+    except (ValueError, binascii.Error):
+        pass
+    try:
         # protobuf JSON accepts standard and URL-safe base64, padded or not; Go's
         # decoder (protojson, which cosign and sigstore-go use) skips line breaks
         text = value.replace("\r", "").replace("\n", "").replace("-", "+").replace("_", "/")

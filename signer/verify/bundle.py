@@ -248,35 +248,63 @@ def _get(obj: Any, *path: str) -> Any:
     return obj
 
 
-@dataclass(frozen=True)
 class _Signer:
     """The signing key material: a certificate or a bare public key."""
 
-    certificate: x509.Certificate | None
-    key: Any
+    def __init__(self, certificate: x509.Certificate | None, key: Any):
+        self.certificate = certificate
+        self.key = key
+        self._certificate_der = (certificate.public_bytes(serialization.Encoding.DER)
+                                 if certificate is not None else None)
+        self._key_der: bytes | None = None
+
+    @property
+    def key_der(self) -> bytes:
+        """DER SubjectPublicKeyInfo of the signing key (computed once)."""
+        if self._key_der is None:
+            self._key_der = _der(self.key)
+        return self._key_der
 
     def matches_pem(self, pem: bytes) -> bool:
-        """True if a PEM certificate/key (as a log body holds it) is this signer."""
-        if b"CERTIFICATE" in pem:
-            try:
-                certs = x509.load_pem_x509_certificates(pem)
-            except ValueError:
-                return False
-            return (self.certificate is not None and len(certs) >= 1
-                    and certs[0].public_bytes(serialization.Encoding.DER)
-                    == self.certificate.public_bytes(serialization.Encoding.DER))
-        try:
-            key = serialization.load_pem_public_key(pem)
-        except (ValueError, UnsupportedAlgorithm):
+        """True if a PEM certificate/key (as a log body holds it) is this signer.
+
+        Compared by DER bytes: Rekor re-encodes PEM, so text never matches reliably.
+        """
+        blocks = _pem_blocks(pem)
+        if not blocks:
             return False
-        return self.certificate is None and _der(key) == _der(self.key)
+        label, der = blocks[0]
+        if label == "CERTIFICATE":
+            return self._certificate_der is not None and der == self._certificate_der
+        if label == "PUBLIC KEY" and self.certificate is None:
+            if der == self.key_der:
+                return True
+            try:  # the same key in another valid encoding
+                return _der(serialization.load_der_public_key(der)) == self.key_der
+            except (ValueError, UnsupportedAlgorithm):
+                return False
+        return False
 
     def matches_der_certificate(self, der: bytes) -> bool:
-        return (self.certificate is not None
-                and der == self.certificate.public_bytes(serialization.Encoding.DER))
+        return self._certificate_der is not None and der == self._certificate_der
 
     def matches_der_key(self, der: bytes) -> bool:
-        return self.certificate is None and der == _der(self.key)
+        return self.certificate is None and der == self.key_der
+
+
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL)
+
+
+def _pem_blocks(pem: bytes) -> list[tuple[str, bytes]]:
+    """(label, DER) of each PEM block; malformed base64 yields no block."""
+    blocks = []
+    for match in _PEM_BLOCK.finditer(pem):
+        try:
+            der = base64.b64decode(b"".join(match.group(2).split()), validate=True)
+        except (ValueError, binascii.Error):
+            return []
+        blocks.append((match.group(1).decode("ascii"), der))
+    return blocks
 
 
 def _verify_prehashed(key: Any, signature: bytes, digest: bytes, algorithm: str) -> bool:

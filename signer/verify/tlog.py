@@ -418,18 +418,32 @@ def c2sp_key_id(name: str, ed25519_public_key: bytes) -> bytes:
     return hashlib.sha256(name.encode("utf-8") + b"\n\x01" + ed25519_public_key).digest()
 
 
+#: id(key) -> (key, name, hint): keys of a trusted root are long-lived, and their
+#: hints are asked for once per checkpoint (the key is kept so its id stays unique)
+_HINT_CACHE: dict[int, tuple[Any, str | None, bytes]] = {}
+_HINT_CACHE_MAX = 256
+
+
 def checkpoint_key_hint(key: Any, key_name: str | None = None) -> bytes:
     """The 4-byte signature-line hint for ``key``.
 
     Ed25519 keys (Rekor v2) use the C2SP key ID, which needs ``key_name``; ECDSA
     keys (Rekor v1) use SHA-256 of the DER SubjectPublicKeyInfo.
     """
+    cached = _HINT_CACHE.get(id(key))
+    if cached is not None and cached[0] is key and cached[1] == key_name:
+        return cached[2]
     if isinstance(key, ed25519.Ed25519PublicKey):
         if key_name is None:
             raise ValueError("an Ed25519 note key needs its name")
         raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        return c2sp_key_id(key_name, raw)[:4]
-    return hashlib.sha256(_spki_der(key)).digest()[:4]
+        hint = c2sp_key_id(key_name, raw)[:4]
+    else:
+        hint = hashlib.sha256(_spki_der(key)).digest()[:4]
+    if len(_HINT_CACHE) >= _HINT_CACHE_MAX:
+        _HINT_CACHE.clear()
+    _HINT_CACHE[id(key)] = (key, key_name, hint)
+    return hint
 
 
 def verify_checkpoint(text: str | bytes | Checkpoint, key: Any, key_name: str | None = None,
