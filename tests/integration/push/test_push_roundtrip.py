@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from signer.reference import parse_reference
+from signer.registry.client import RegistryClient
 from signer.registry.sources import open_source
 from signer.testing.images import (
     DEFAULT_PLATFORMS,
@@ -135,6 +137,17 @@ def test_skopeo_pushed_layout_gets_the_same_digest_from_us(registry: LocalRegist
     assert outcome.code == 0, outcome.stderr
     assert pushed_digest(outcome.stdout, ours) == skopeo_manifest_digest(raw, tmp_path)
     assert skopeo_raw(f"{ours}:v1") == raw
+    # and our client reads what skopeo pushed, digest-checked
+    with RegistryClient() as client:
+        ref = parse_reference(f"{theirs}:v1")
+        assert client.resolve_digest(ref) == image.digest
+        manifest = client.get_manifest(ref)
+        assert (manifest.data, manifest.digest) == (raw, image.digest)
+        for child in json.loads(raw)["manifests"]:
+            got = client.get_manifest(ref.with_digest(child["digest"]))
+            assert got.data == image.manifests[child["digest"]]
+            config = json.loads(got.data)["config"]["digest"]
+            assert client.get_blob(ref, config) == image.blobs[config]
 
 
 @pytest.mark.slow
