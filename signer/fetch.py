@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from signer.errors import (
     Error,
@@ -41,6 +42,9 @@ from signer.registry.client import RegistryClient
 from signer.trust import TrustedRoot
 from signer.verify.verifier import VerificationPolicy, Verified, verify_signatures
 
+if TYPE_CHECKING:
+    from signer.referrers import BundleResult
+
 #: cosign's limit on signature layers per ``.sig`` manifest
 DEFAULT_MAX_LAYERS = 1000
 #: images verified at once (their registry round trips overlap)
@@ -56,6 +60,10 @@ class VerifyOptions:
     signature_repository: str | None = None
     max_layers: int = DEFAULT_MAX_LAYERS
     max_workers: int = DEFAULT_MAX_WORKERS
+    #: cosign v3's ``--new-bundle-format``: look for Sigstore bundle referrers on the
+    #: first image and, if it has any, verify every image by its bundles; otherwise
+    #: (or when False) verify the legacy ``.sig`` signatures
+    bundle_format: bool = True
 
 
 @dataclass
@@ -68,16 +76,36 @@ class ImageVerification:
     results: list[Verified] = field(default_factory=list)
     error: Error | None = None
     seconds: float = 0.0
+    #: "legacy" (``.sig`` layers in ``results``) or "bundle" (``bundle_results``)
+    format: str = "legacy"
+    bundle_results: list[BundleResult] = field(default_factory=list)
 
     @property
     def passing(self) -> list[Verified]:
-        """Signatures that passed every check."""
+        """Legacy signatures that passed every check."""
         return [r for r in self.results if r.ok]
 
     @property
+    def passing_bundles(self) -> list[BundleResult]:
+        """Bundles that passed every check."""
+        return [b for b in self.bundle_results if b.ok]
+
+    @property
     def verified(self) -> bool:
-        """True if at least one signature passed every check."""
-        return self.error is None and bool(self.passing)
+        """True if at least one signature (or bundle) passed every check."""
+        return self.error is None and bool(self.passing or self.passing_bundles)
+
+    @property
+    def tlog_verified(self) -> bool:
+        """True if a passing signature's transparency-log entry was verified (cosign's
+        "verified offline" line; always printed on the bundle path)."""
+        return bool(self.passing_bundles) or any(r.bundle_verified for r in self.passing)
+
+    def output_objects(self) -> list[dict[str, Any]]:
+        """cosign's stdout JSON elements for the passing signatures or bundles."""
+        if self.format == "bundle":
+            return [b.output_object(self.reference.name) for b in self.passing_bundles]
+        return [r.output_object() for r in self.passing]
 
     @property
     def exit_code(self) -> int:
@@ -86,8 +114,11 @@ class ImageVerification:
 
     def failure_lines(self) -> list[str]:
         """One line per failed signature: which check failed and why."""
-        return [f"signature {r.index} (layer {r.layer.digest[:19]}…): {r.reason}"
-                for r in self.results if not r.ok]
+        lines = [f"signature {r.index} (layer {r.layer.digest[:19]}…): {r.reason}"
+                 for r in self.results if not r.ok]
+        lines += [f"bundle {i} (referrer {b.image_bundle.manifest_digest[:19]}…): {b.reason}"
+                  for i, b in enumerate(self.bundle_results) if not b.ok]
+        return lines
 
 
 def signature_repository_reference(image: Reference, override: str | None) -> Reference:
@@ -140,13 +171,50 @@ def fetch_signature_layers(
     return sig_ref, layers
 
 
+def _verify_bundles(client: RegistryClient, repository: Reference, image: Reference,
+                    options: VerifyOptions, result: ImageVerification) -> None:
+    from signer.referrers import find_image_bundles, verify_image_bundles
+
+    assert result.digest is not None
+    result.format = "bundle"
+    bundles = find_image_bundles(client, repository, result.digest)
+    if not bundles:
+        raise NoSignaturesError(f"no signatures found for {result.digest}",
+                                hint="no Sigstore bundle refers to this image "
+                                     "(try --new-bundle-format=false for .sig signatures)")
+    result.bundle_results = verify_image_bundles(bundles, result.digest, options.trust,
+                                                 options.policy)
+    if not result.passing_bundles:
+        result.error = NoMatchingSignaturesError(
+            f"no matching attestations for {image.name}: "
+            + "; ".join(b.reason for b in result.bundle_results))
+
+
+def has_bundles(client: RegistryClient, reference: Reference | str,
+                options: VerifyOptions) -> bool:
+    """True if the image has Sigstore bundle referrers (cosign v3's probe); registry
+    errors count as "no" so that the legacy path reports them."""
+    from signer.referrers import find_image_bundles
+
+    try:
+        image = parse_reference(reference) if isinstance(reference, str) else reference
+        digest = resolve_image_digest(client, image)
+        repository = signature_repository_reference(image, options.signature_repository)
+        return bool(find_image_bundles(client, repository, digest))
+    except Error:
+        return False
+
+
 def verify_image(
-    client: RegistryClient, reference: Reference | str, options: VerifyOptions
+    client: RegistryClient, reference: Reference | str, options: VerifyOptions,
+    *, bundles: bool = False,
 ) -> ImageVerification:
     """Verify one image; errors are captured in the result, never raised.
 
-    ``result.error`` is ImageNotFoundError (exit 11), NoSignaturesError (10),
-    NoMatchingSignaturesError (12) or another :class:`signer.errors.Error` (1).
+    With ``bundles`` the image's Sigstore bundle referrers are verified instead of
+    its ``.sig`` signatures. ``result.error`` is ImageNotFoundError (exit 11),
+    NoSignaturesError (10), NoMatchingSignaturesError (12) or another
+    :class:`signer.errors.Error` (1).
     """
     started = time.perf_counter()
     try:
@@ -157,6 +225,10 @@ def verify_image(
     try:
         result.digest = resolve_image_digest(client, image)
         repository = signature_repository_reference(image, options.signature_repository)
+        if bundles:
+            _verify_bundles(client, repository, image, options, result)
+            result.seconds = time.perf_counter() - started
+            return result
         result.signature_reference, layers = fetch_signature_layers(
             client, repository, result.digest, options.max_layers)
         result.results = verify_signatures(layers, result.digest, options.trust,
@@ -174,9 +246,16 @@ def verify_image(
 def verify_images(
     client: RegistryClient, references: Sequence[Reference | str], options: VerifyOptions
 ) -> list[ImageVerification]:
-    """Verify several images concurrently (``options.max_workers``); results in order."""
+    """Verify several images concurrently (``options.max_workers``); results in order.
+
+    As cosign v3, only the first image is probed for bundle referrers (when
+    ``options.bundle_format``): if it has any, every image is verified by bundles.
+    """
+    bundles = bool(references) and options.bundle_format and has_bundles(
+        client, references[0], options)
     if len(references) <= 1:
-        return [verify_image(client, ref, options) for ref in references]
+        return [verify_image(client, ref, options, bundles=bundles) for ref in references]
     workers = max(1, min(options.max_workers, len(references)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify") as pool:
-        return list(pool.map(lambda ref: verify_image(client, ref, options), references))
+        return list(pool.map(lambda ref: verify_image(client, ref, options, bundles=bundles),
+                             references))

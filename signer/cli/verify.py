@@ -98,6 +98,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="check the payload's docker-reference: any (default, as cosign), "
                              "match-repository, match-exact, exact-reference=REF, "
                              "exact-repository=REPO")
+    _bool_flag(checks, "--new-bundle-format",
+               "verify Sigstore bundle referrers when the first image has any, as cosign v3 "
+               "(default true); false: only legacy .sig signatures", default=True)
     checks.add_argument("--rekor-url", default="https://rekor.sigstore.dev",
                         help="accepted for compatibility; verification uses the Rekor bundle")
     registry = parser.add_argument_group("registry")
@@ -230,6 +233,7 @@ def build_options(args: argparse.Namespace) -> VerifyOptions:
         signature_repository=args.signature_repository
         or os.environ.get(ENV_SIGNATURE_REPOSITORY) or None,
         max_workers=args.max_workers,
+        bundle_format=args.new_bundle_format,
     )
 
 
@@ -258,11 +262,10 @@ def print_verified(args: argparse.Namespace, result: ImageVerification) -> None:
     passing = result.passing
     header = [f"\nVerification for {result.reference.name} --",
               "The following checks were performed on each of these signatures:"]
-    header += [f"  - {line}" for line in check_lines(args, any(r.bundle_verified
-                                                              for r in passing))]
+    header += [f"  - {line}" for line in check_lines(args, result.tlog_verified)]
     sys.stderr.write("\n".join(header) + "\n")
-    if args.output == "json":
-        sys.stdout.write("\n" + go_json([r.output_object() for r in passing]).decode() + "\n")
+    if args.output == "json" or result.format == "bundle":
+        sys.stdout.write("\n" + go_json(result.output_objects()).decode() + "\n")
         return
     labels = {"githubWorkflowTrigger": "Trigger", "githubWorkflowSha": "SHA",
               "githubWorkflowName": "Name", "githubWorkflowRepository": "Repository",
