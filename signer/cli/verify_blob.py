@@ -79,6 +79,27 @@ def _read_file(path: str, what: str, limit: int | None = None) -> bytes:
     return data
 
 
+def _file_chunks(path: str) -> Any:
+    """A re-readable chunk stream of ``path`` (large files are hashed piecewise)."""
+    from signer.errors import InputError
+
+    try:  # fail early, with a one-line error, if the file cannot be read
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise InputError(f"cannot read artifact {path}: {exc.strerror}") from None
+
+    def chunks() -> Any:
+        try:
+            with open(path, "rb") as handle:
+                while block := handle.read(1 << 20):
+                    yield block
+        except OSError as exc:
+            raise InputError(f"cannot read artifact {path}: {exc.strerror}") from None
+
+    return chunks
+
+
 def _load_trust(args: argparse.Namespace) -> Any:
     from signer import trust
 
@@ -117,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         except InputError as err:
             raise UsageError(f"--digest: {err.message}", hint=err.hint) from None
     else:
-        artifact = Artifact.from_bytes(_read_file(args.blob, "artifact"))
+        artifact = Artifact.from_chunks(_file_chunks(args.blob))
     policy: Policy
     if args.key is not None:
         policy = KeyPolicy(load_public_key_pem(_read_file(args.key, "key", 1 << 20),

@@ -22,7 +22,7 @@ import binascii
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -78,10 +78,11 @@ def _fail(message: str, hint: str | None = None) -> VerificationError:
 
 @dataclass(frozen=True)
 class Artifact:
-    """What was signed: the bytes, or only a digest of them."""
+    """What was signed: the bytes, a re-readable stream of them, or only a digest."""
 
     data: bytes | None = None
     digest: Digest | None = None
+    chunks: Callable[[], Iterable[bytes]] | None = None
     _cache: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -94,17 +95,45 @@ class Artifact:
         """An artifact known only by its digest."""
         return cls(digest=digest)
 
+    @classmethod
+    def from_chunks(cls, chunks: Callable[[], Iterable[bytes]]) -> Artifact:
+        """An artifact read on demand: ``chunks()`` yields its bytes, each time anew.
+
+        Large files are hashed in pieces instead of being held in memory.
+        """
+        return cls(chunks=chunks)
+
+    @property
+    def has_content(self) -> bool:
+        """True if the bytes themselves (not only a digest) are available."""
+        return self.data is not None or self.chunks is not None
+
+    def content(self) -> bytes:
+        """The artifact's bytes (for signature schemes that cannot use a digest)."""
+        if self.data is not None:
+            return self.data
+        if self.chunks is not None:
+            return b"".join(self.chunks())
+        raise _fail("digest: the artifact itself is needed, not only its digest")
+
     def digest_bytes(self, algorithm: str) -> bytes | None:
         """The raw digest in ``algorithm`` (sha256/sha384/sha512), or None if unknown."""
-        if self.data is not None:
-            cached = self._cache.get(algorithm)
-            if cached is None:
-                cached = hashlib.new(algorithm, self.data).digest()
-                self._cache[algorithm] = cached
+        cached = self._cache.get(algorithm)
+        if cached is not None:
             return cached
-        if self.digest is not None and self.digest.algorithm == algorithm:
-            return bytes.fromhex(self.digest.hex)
-        return None
+        if self.data is not None:
+            cached = hashlib.new(algorithm, self.data).digest()
+        elif self.chunks is not None:
+            hasher = hashlib.new(algorithm)
+            for chunk in self.chunks():
+                hasher.update(chunk)
+            cached = hasher.digest()
+        elif self.digest is not None and self.digest.algorithm == algorithm:
+            cached = bytes.fromhex(self.digest.hex)
+        else:
+            return None
+        self._cache[algorithm] = cached
+        return cached
 
     def describe(self) -> str:
         """A short description for messages."""
@@ -583,9 +612,9 @@ def _check_message_signature(bundle: Bundle, signer: _Signer, artifact: Artifact
                     hint="the bundle was made for a different file")
     key = signer.key
     if isinstance(key, ed25519.Ed25519PublicKey):
-        if artifact.data is None:
+        if not artifact.has_content:
             raise _fail("signature: an Ed25519 signature needs the artifact, not its digest")
-        ok = tlog.verify_signature(key, message.signature, artifact.data)
+        ok = tlog.verify_signature(key, message.signature, artifact.content())
     else:
         ok = _verify_prehashed(key, message.signature, digest, algorithm)
     if not ok:

@@ -261,3 +261,23 @@ def test_cms_walk_agrees_with_rfc3161_client_on_real_timestamps(conformance_dir:
             assert builder.build().verify_message(response, bundle.signature)
             [when] = verify_timestamps([timestamp], bundle.signature, trust)
             assert when == response.tst_info.gen_time
+
+
+def test_artifact_from_chunks_is_hashed_on_demand(conformance_dir: Path) -> None:
+    import hashlib
+
+    data = b"x" * 3_000_001
+    reads = []
+
+    def chunks() -> list[bytes]:
+        reads.append(1)
+        return [data[i:i + (1 << 20)] for i in range(0, len(data), 1 << 20)]
+
+    artifact = Artifact.from_chunks(chunks)
+    assert reads == []
+    assert artifact.digest_bytes("sha256") == hashlib.sha256(data).digest()
+    assert artifact.digest_bytes("sha256") == hashlib.sha256(data).digest()
+    assert reads == [1]  # cached per algorithm
+    assert artifact.digest_bytes("sha512") == hashlib.sha512(data).digest()
+    assert artifact.content() == data and artifact.has_content
+    assert not Artifact.from_digest(parse_digest("sha256:" + "0" * 64)).has_content
