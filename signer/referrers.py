@@ -39,6 +39,7 @@ __all__ = [
     "BundleResult",
     "ImageBundle",
     "bundle_policy",
+    "check_image_bundles",
     "find_image_bundles",
     "verify_image_bundles",
 ]
@@ -208,3 +209,11 @@ def verify_image_bundles(
         except Error as err:
             results.append(BundleResult(image_bundle, error=err))
     return results
+
+
+def check_image_bundles(client: RegistryClient, ref: Reference, digest: str,
+                        trust: TrustedRoot, policy: VerificationPolicy) -> list[BundleResult]:
+    """Find and verify the bundles of one image: ``[]`` means "no new-format
+    signatures here" (fall back to ``.sig``, as cosign v3 does); otherwise any
+    ``ok`` result verifies the image and the others say why they failed."""
+    return verify_image_bundles(find_image_bundles(client, ref, digest), digest, trust, policy)

@@ -21,7 +21,7 @@ from sigstore.oidc import IdentityToken
 from sigstore.sign import SigningContext
 
 from signer.reference import Reference, parse_reference
-from signer.referrers import find_image_bundles, verify_image_bundles
+from signer.referrers import check_image_bundles, find_image_bundles, verify_image_bundles
 from signer.registry.client import RegistryClient
 from signer.testing.registry import LocalRegistry
 from signer.testing.stack import Stack
@@ -193,7 +193,11 @@ def test_removing_the_tag_index_leaves_no_bundles(signed_image: SignedImage) -> 
     client, ref = signed_image.client, signed_image.ref.with_tag("removable")
     digest = _push_image(client, ref, "removable")
     _attach(client, ref, digest, _sign_statement(signed_image.stack, digest, ref.repository_name))
-    assert len(find_image_bundles(client, ref, digest)) == 1
+    [result] = check_image_bundles(client, ref, digest, signed_image.trust,
+                                   _policy(signed_image.stack))
+    assert result.ok, result.reason
     index = client.get_manifest(ref.with_tag(digest.replace(":", "-")))
     client.delete_manifest(ref, index.digest)
     assert find_image_bundles(client, ref, digest) == []
+    assert check_image_bundles(client, ref, digest, signed_image.trust,
+                               _policy(signed_image.stack)) == []
