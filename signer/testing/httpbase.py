@@ -218,6 +218,7 @@ class Service:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # bursts of concurrent clients must not overflow the backlog
 
 
 def _make_handler(service: Service) -> type[BaseHTTPRequestHandler]:
