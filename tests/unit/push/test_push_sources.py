@@ -338,3 +338,35 @@ def test_gzip_that_would_fill_the_disk_is_stopped(tmp_path: Path,
     err = _error(str(image.path))
     assert isinstance(err, SizeLimitError) and "free disk space" in err.message
     assert list(scratch.iterdir()) == []  # the partial copy is gone
+
+
+def test_foreign_layer_without_local_blob_is_not_pushed(tmp_path: Path) -> None:
+    image = write_oci_layout(tmp_path / "img", seed="foreign")
+    assert image.manifest is not None and image.digest is not None
+    document = json.loads(image.manifest)
+    foreign = {"mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+               "digest": "sha256:" + "ab" * 32, "size": 123,
+               "urls": ["https://example.invalid/layer"]}
+    document["layers"].append(foreign)
+    data = json.dumps(document).encode()
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    _blob_file(image.path, digest).write_bytes(data)
+    (image.path / "index.json").write_text(json.dumps(
+        {"schemaVersion": 2, "manifests": [{"mediaType": image.media_type, "digest": digest,
+                                            "size": len(data)}]}))
+    with open_source(str(image.path)) as source:
+        assert source.root.data == data
+        assert foreign["digest"] not in {b.digest for b in source.blobs()}
+        assert len(source.blobs()) == 2
+
+
+def test_gzip_temporary_copy_is_removed_on_close(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    image = write_oci_archive(tmp_path / "img.tar.gz", seed="cleanup", compress=True)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(sources.tempfile, "tempdir", str(scratch))
+    with open_source(str(image.path)) as source:
+        assert len(list(scratch.iterdir())) == 1
+        assert source.root.digest == image.digest
+    assert list(scratch.iterdir()) == []
