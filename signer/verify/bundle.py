@@ -195,6 +195,13 @@ class BundleOptions:
     require_tlog: bool = True
     require_sct: bool = True
     require_dsse: bool = False  # images signed by cosign v3 are always DSSE
+    #: the clock used only when the tlog is not required and no signed time exists
+    #: (cosign uses the current time then); tests pin it
+    now: datetime | None = None
+
+    def current_time(self) -> datetime:
+        """``now``, or the current UTC time."""
+        return self.now or datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -706,6 +713,8 @@ def verify_bundle(bundle: Bundle, artifact: Artifact | None, trust: TrustedRoot,
 
     identity = issuer = None
     if signer.certificate is not None:
+        if not times and not options.require_tlog and not tsa_problems:
+            times = (options.current_time(),)  # --insecure-ignore-tlog: as cosign does
         if not times:
             raise _fail(tsa_problems[0] if tsa_problems else
                         "signed time: no verified SET or RFC 3161 timestamp to check the "
@@ -776,6 +785,8 @@ def verify_legacy_blob_bundle(legacy: LegacyBlobBundle, artifact: Artifact,
                         f"{artifact.describe()}")
     identity = issuer = None
     if signer.certificate is not None and isinstance(policy, IdentityPolicy):
+        if not times and not options.require_tlog:
+            times = (options.current_time(),)  # --insecure-ignore-tlog: as cosign does
         if not times:
             raise _fail("signed time: no verified SET to check the certificate against")
         path = verify_certificate_chain(signer.certificate, trust, times[0])

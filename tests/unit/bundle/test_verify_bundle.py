@@ -281,3 +281,17 @@ def test_artifact_from_chunks_is_hashed_on_demand(conformance_dir: Path) -> None
     assert artifact.digest_bytes("sha512") == hashlib.sha512(data).digest()
     assert artifact.content() == data and artifact.has_content
     assert not Artifact.from_digest(parse_digest("sha256:" + "0" * 64)).has_content
+
+
+def test_ignoring_the_tlog_without_signed_time_uses_the_clock(conformance_dir: Path) -> None:
+    path = _case(conformance_dir, "sc-happy-path-v0.3")
+    document = _document(path)
+    document["verificationMaterial"]["tlogEntries"] = []
+    bundle, trust = parse_bundle(document), _trust(path)
+    policy = IdentityPolicy(identity=BEACON, issuer=GITHUB_ISSUER)
+    during = datetime(2024, 3, 19, 17, 30, tzinfo=timezone.utc)  # inside the 10-minute cert
+    result = verify_bundle(bundle, _artifact(path), trust, policy,
+                           BundleOptions(require_tlog=False, now=during))
+    assert result.signed_times == (during,)
+    with pytest.raises(VerificationError, match=r"^certificate chain: .*not valid"):
+        verify_bundle(bundle, _artifact(path), trust, policy, BundleOptions(require_tlog=False))
