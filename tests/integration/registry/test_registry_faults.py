@@ -264,3 +264,26 @@ def test_credentials_not_sent_across_redirects(token_registry: AuthRegistry,
     cross_origin, same_origin = front.redirected_headers
     assert "Authorization" not in cross_origin
     assert same_origin.get("Authorization", "").startswith("Bearer ")
+
+
+def test_referrers_api_answer_is_used_when_offered(proxy: FaultProxy, seeded: str) -> None:
+    """A registry with the OCI 1.1 referrers API (emulated by the proxy on that one
+    path) is asked first; its index is used and filtered by artifact type."""
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+             "manifests": [
+                 {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 10,
+                  "digest": "sha256:" + "1" * 64, "artifactType": "application/x-a"},
+                 {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 11,
+                  "digest": "sha256:" + "2" * 64, "artifactType": "application/x-b"}]}
+    proxy.faults = [Fault("status", path="/referrers/", status=200,
+                          body=json.dumps(index).encode(),
+                          headers={"Content-Type": "application/vnd.oci.image.index.v1+json"})]
+    with _client() as client:
+        ref = _ref(proxy.host)
+        assert [d.digest for d in client.referrers(ref, seeded)] == [
+            "sha256:" + "1" * 64, "sha256:" + "2" * 64]
+        only_b = client.referrers(ref, seeded, artifact_type="application/x-b")
+        assert [(d.digest, d.size) for d in only_b] == [("sha256:" + "2" * 64, 11)]
+    # The API answered, so the tag-schema index was never fetched.
+    assert proxy.count("GET", "/manifests/sha256-") == 0
+    assert proxy.count("GET", "/referrers/") == 2
