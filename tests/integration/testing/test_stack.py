@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -19,18 +20,23 @@ STARTUP_BUDGET_SECONDS = 2.0
 
 
 def test_startup_time_of_a_fresh_stack(tmp_path: Path) -> None:
-    # Fresh directory: includes generating every key (RSA issuer key, P-384 CA, P-256 logs).
-    started = time.perf_counter()
-    with start_stack(tmp_path / "fresh") as stack:
-        elapsed_fresh = time.perf_counter() - started
-        requests.get(stack.rekor_url + "/api/v1/log", timeout=5).raise_for_status()
-    started = time.perf_counter()
-    with start_stack(tmp_path / "fresh") as stack:
-        elapsed_warm = time.perf_counter() - started
-        requests.get(stack.fulcio_url + "/api/v2/configuration", timeout=5).raise_for_status()
-    print(f"stack start-up: fresh {elapsed_fresh:.3f} s, existing dir {elapsed_warm:.3f} s")
-    assert elapsed_fresh < STARTUP_BUDGET_SECONDS
-    assert elapsed_warm < STARTUP_BUDGET_SECONDS
+    """Median of three starts, each in a fresh directory (so every key is generated:
+    RSA issuer key, P-384 CA, P-256 logs), and again in the existing directory."""
+    fresh: list[float] = []
+    warm: list[float] = []
+    for n in range(3):
+        started = time.perf_counter()
+        with start_stack(tmp_path / str(n)) as stack:
+            fresh.append(time.perf_counter() - started)
+            requests.get(stack.rekor_url + "/api/v1/log", timeout=5).raise_for_status()
+        started = time.perf_counter()
+        with start_stack(tmp_path / str(n)) as stack:
+            warm.append(time.perf_counter() - started)
+            requests.get(stack.fulcio_url + "/api/v2/configuration", timeout=5).raise_for_status()
+    fresh_median, warm_median = statistics.median(fresh), statistics.median(warm)
+    print(f"stack start-up: fresh {fresh_median:.3f} s, existing dir {warm_median:.3f} s")
+    assert fresh_median < STARTUP_BUDGET_SECONDS
+    assert warm_median < STARTUP_BUDGET_SECONDS
 
 
 def test_trust_files_are_written(sigstore_stack: Stack) -> None:
