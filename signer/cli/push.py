@@ -84,11 +84,12 @@ def _password(args: argparse.Namespace) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     """Push SOURCE to every IMAGE; print one pinned reference per target."""
+    import os
     import sys
 
-    from signer.errors import UsageError
+    from signer.errors import InputError, UsageError
     from signer.reference import parse_reference
-    from signer.registry.push import check_targets, push_image
+    from signer.registry.push import PushResult, check_targets, push_image
     from signer.registry.sources import open_source
 
     if args.jobs < 1 or args.jobs > 32:
@@ -98,16 +99,24 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("no target image given", hint="name at least one REGISTRY/REPO[:TAG]")
     targets = [parse_reference(name) for name in names]
     password = _password(args)
+    if args.ca_bundle and not os.path.isfile(args.ca_bundle):
+        raise InputError(f"CA bundle {args.ca_bundle} does not exist or is not a file",
+                         hint="give a PEM file of CA certificates")
+
+    def pushed(result: PushResult) -> None:
+        # Each target is reported as soon as it is complete, so a later failure
+        # still leaves the finished ones on stdout.
+        if not args.quiet:
+            print(result.summary(), file=sys.stderr, flush=True)
+        print(result.pinned, flush=True)
+
     with open_source(args.source) as source:
         check_targets(source, targets)
         client = _client(args, password, targets)
         try:
-            progress = None if args.quiet else (lambda line: print(line, file=sys.stderr))
-            results = push_image(source, targets, client, workers=args.jobs, progress=progress)
+            push_image(source, targets, client, workers=args.jobs, on_pushed=pushed)
         finally:
             client.close()
-    for result in results:
-        print(result.pinned)
     return 0
 
 

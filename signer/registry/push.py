@@ -60,6 +60,11 @@ class PushResult:
         """``REGISTRY/REPOSITORY@sha256:…`` of the pushed image."""
         return f"{self.target.registry}/{self.target.repository}@{self.digest}"
 
+    def summary(self) -> str:
+        """One line on what was transferred."""
+        return (f"{self.pinned}: {self.uploaded} blobs uploaded, {self.existing} already "
+                f"present, {self.mounted} mounted")
+
 
 def check_targets(source: ImageSource, targets: Sequence[Reference]) -> None:
     """Refuse targets that cannot receive ``source`` before anything is pushed."""
@@ -75,11 +80,12 @@ def check_targets(source: ImageSource, targets: Sequence[Reference]) -> None:
 
 def push_image(source: ImageSource, targets: Sequence[Reference], client: PushClient, *,
                workers: int = DEFAULT_WORKERS,
-               progress: Callable[[str], None] | None = None) -> list[PushResult]:
+               on_pushed: Callable[[PushResult], None] | None = None) -> list[PushResult]:
     """Push ``source`` to every target in turn; return one :class:`PushResult` each.
 
-    Raises a :class:`signer.errors.Error` on the first failure; a target's tag is only
-    written after all of its content is in the registry.
+    ``on_pushed`` is called as each target completes. Raises a
+    :class:`signer.errors.Error` on the first failure; a target's tag is only written
+    after all of its content is in the registry.
     """
     check_targets(source, targets)
     results: list[PushResult] = []
@@ -89,9 +95,8 @@ def push_image(source: ImageSource, targets: Sequence[Reference], client: PushCl
         result = _push_one(source, target, client, mount_from, workers)
         results.append(result)
         filled.setdefault(target.api_host, []).append(target.repository)
-        if progress:
-            progress(f"{result.pinned}: {result.uploaded} blobs uploaded, "
-                     f"{result.existing} already present, {result.mounted} mounted")
+        if on_pushed:
+            on_pushed(result)
     return results
 
 

@@ -168,3 +168,21 @@ def test_password_flags_need_a_user_and_never_echo(tmp_path: Path) -> None:
     outcome = run_push(["--username", "u", image.source, "127.0.0.1:5000/repo:v1"])
     assert outcome.code == 2
     assert "password" in outcome.assert_one_line_error()
+
+
+def test_finished_targets_are_printed_before_a_later_failure(registry: LocalRegistry,
+                                                             tmp_path: Path) -> None:
+    image = write_oci_layout(tmp_path / "img", seed="partial-targets")
+    good = f"{registry.host}/push-bad/partial"
+    outcome = run_push([image.source, f"{good}:v1", f"127.0.0.1:{free_port()}/repo:v1"])
+    assert outcome.code == 1
+    assert outcome.stdout.splitlines() == [f"{good}@{image.digest}"]
+    assert len(outcome.error_lines()) == 1 and "Traceback" not in outcome.stderr
+    assert skopeo_raw(f"{good}:v1") == image.manifest
+
+
+def test_missing_ca_bundle_file(tmp_path: Path) -> None:
+    image = write_oci_layout(tmp_path / "img", seed="no-ca-file")
+    outcome = run_push(["--ca-bundle", str(tmp_path / "nope.pem"), image.source,
+                        "127.0.0.1:5000/repo:v1"])
+    assert "CA bundle" in outcome.assert_one_line_error()
