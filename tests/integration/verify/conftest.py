@@ -121,8 +121,8 @@ def push_signatures_to(registry: LocalRegistry, client: RegistryClient, reposito
     repo = parse_reference(f"{registry.host}/{repository}")
     manifest, config = build_signature_manifest(layers)
     client.upload_blob(repo, config)
-    for layer in layers:
-        client.upload_blob(repo, layer.payload)
+    for payload in {layer.payload for layer in layers}:
+        client.upload_blob(repo, payload)
     client.put_manifest(repo.with_tag(signature_tag(digest)), manifest, OCI_MANIFEST)
     return repo.with_digest(digest)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 from signer.reference import Reference
 from tests.integration.verify.conftest import KeySignedImage, PushSignatures, run_cli
@@ -198,4 +199,47 @@ def test_key_and_identity_together_is_a_usage_error(tmp_path: object) -> None:
     result = run_cli(["verify", "--key", str(key), "--certificate-identity", "a@b.c",
                       "127.0.0.1:1/none@sha256:" + "a" * 64])
     assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_legacy_trust_files_instead_of_a_trusted_root(push_signatures: PushSignatures,
+                                                      tmp_path: Path) -> None:
+    _, image = _push_case(push_signatures, "salr-gar-sig-manifest-keyless-layer-valid")
+    roots = tmp_path / "fulcio.pem"
+    roots.write_text((TRUST / "legacy" / "fulcio_v1.crt.pem").read_text()
+                     + (TRUST / "legacy" / "fulcio_intermediate_v1.crt.pem").read_text())
+    flags = ["--certificate-identity",
+             "cosign-svc-account@mineral-minutia-820.iam.gserviceaccount.com",
+             "--certificate-oidc-issuer", "https://accounts.google.com"]
+    env = {"SIGSTORE_ROOT_FILE": str(roots), **REKOR,
+           "SIGSTORE_CT_LOG_PUBLIC_KEY_FILE": str(TRUST / "legacy" / "ctfe_2022.pub")}
+    result = run_cli(["verify", *flags, str(image)], env)
+    assert result.returncode == 0, result.stderr
+    only_old_root = {**env, "SIGSTORE_ROOT_FILE": str(TRUST / "legacy" / "fulcio.crt.pem")}
+    refused = run_cli(["verify", *flags, str(image)], only_old_root)
+    assert refused.returncode == 12
+    assert "certificate chain: no path" in refused.stderr
+
+
+def test_private_pki_through_certificate_chain(push_signatures: PushSignatures) -> None:
+    case, image = _push_case(push_signatures, "cimg-pki-byo-rsa-valid")
+    result = run_cli(["verify", "--certificate-chain", str(case.path / "chain.pem"),
+                      "--certificate-identity", "qiwan@redhat.com",
+                      "--certificate-oidc-issuer-regexp", ".*", "--insecure-ignore-tlog",
+                      "--insecure-ignore-sct", str(image)])
+    assert result.returncode == 0, result.stderr
+    without_chain = run_cli(["verify", "--certificate-identity", "qiwan@redhat.com",
+                             "--certificate-oidc-issuer-regexp", ".*",
+                             "--insecure-ignore-tlog", "--insecure-ignore-sct", str(image)])
+    assert without_chain.returncode == 12
+    assert "certificate chain:" in without_chain.stderr
+
+
+def test_too_many_signature_layers_is_refused(push_signatures: PushSignatures) -> None:
+    case = load_case(LEGACY / "srs-busybox-key-no-tlog-valid")
+    image = push_signatures("stories/many-layers", case.digest, case.layers * 1001)
+    result = run_cli(["verify", "--key", str(case.path / "public-key.pem"),
+                      "--insecure-ignore-tlog", str(image)])
+    assert result.returncode == 1
+    assert "1001 layers, over the limit of 1000" in result.stderr
     assert "Traceback" not in result.stderr
