@@ -113,6 +113,12 @@ def run(args: argparse.Namespace) -> int:
     """Verify and report; raises :class:`signer.errors.Error` on failure."""
     _usage_checks(args)
     import json
+    import warnings
+
+    # cryptography warns (on stderr) about certificate names with over-long country
+    # codes, as some private-deployment CAs have; it is noise for a verify command
+    warnings.filterwarnings("ignore", message="Attribute's length must be",
+                            category=UserWarning)
 
     from signer.digest import parse_digest
     from signer.errors import InputError, UsageError, VerificationError

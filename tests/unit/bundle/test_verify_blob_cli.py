@@ -90,7 +90,7 @@ def test_cli_module_imports_only_stdlib_at_top_level() -> None:
              for alias in node.names}
     names |= {(node.module or "").split(".")[0] for node in top
               if isinstance(node, ast.ImportFrom)}
-    assert names <= {"__future__", "argparse", "os", "sys", "typing", "json"}
+    assert names <= {"__future__", "argparse", "os", "sys", "typing", "json", "warnings"}
 
 
 def test_expected_json_sanity(conformance_dir: Path) -> None:
