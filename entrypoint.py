@@ -178,6 +178,7 @@ class Inputs:
     insecure_ignore_tlog: bool = False
     verify_after_sign: bool = True
     insecure_registries: tuple[str, ...] = ()
+    registry_ca_bundle: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -407,6 +408,9 @@ def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProble
     trusted_root = attempt(lambda: _check_path("trusted-root", input_value(env, "trusted-root"),
                                                workspace), None)
     policy = attempt(lambda: _verify_policy(env, mode, workspace), None)
+    ca_bundle = attempt(lambda: _check_path("registry-ca-bundle",
+                                            input_value(env, "registry-ca-bundle"), workspace),
+                        None)
     insecure = tuple(h for h in _IMAGE_SEPARATORS.split(input_value(env, "allow-insecure-registry"))
                      if h)
 
@@ -420,6 +424,7 @@ def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProble
         tlog_upload=tlog_upload, fulcio_url=fulcio, rekor_url=rekor,
         trusted_root=trusted_root, policy=policy, insecure_ignore_tlog=ignore_tlog,
         verify_after_sign=verify_after, insecure_registries=insecure,
+        registry_ca_bundle=ca_bundle,
     ), []
 
 
@@ -628,12 +633,16 @@ class ActionRun:
         with self.console.group(f"Push {self.inputs.push_from}"):
             try:
                 with open_source(self.inputs.push_from) as source:
-                    pushed = push_image(source, targets, client, progress=self.console.line)
+                    pushed = push_image(source, targets, client, on_pushed=self._pushed)
             except Error as error:
                 for ref in targets:
                     self.fail(str(ref), str(ref), error)
                 return None
         return [result.target.with_digest(result.digest) for result in pushed]
+
+    def _pushed(self, result: Any) -> None:
+        self.console.line(f"pushed {result.pinned}: {result.uploaded} blobs uploaded, "
+                          f"{result.existing} already present, {result.mounted} mounted")
 
     def resolve(self, client: RegistryClient,
                 targets: Sequence[tuple[str, Reference]]) -> list[tuple[str, Reference]]:
@@ -859,7 +868,8 @@ def main() -> int:
     run = ActionRun(inputs, env, console)
     try:
         client = RegistryClient(credentials=build_keychain(inputs, env),
-                                insecure=inputs.insecure_registries)
+                                insecure=inputs.insecure_registries,
+                                ca_bundle=inputs.registry_ca_bundle)
     except Error as error:
         console.error(error.diagnostics(), title="signer")
         return error.exit_code

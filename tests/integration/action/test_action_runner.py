@@ -281,3 +281,27 @@ def test_recursive_signs_and_verifies_every_platform(action: ActionHarness,
     assert run.outputs["digest"] == image.digest
     assert "(linux/arm64)" in run.summary and "(linux/amd64)" in run.summary
     assert_no_secrets(run, [GITHUB_TOKEN, action.stack.token_request_token])
+
+
+def test_tls_registry_with_private_ca_and_basic_auth(action: ActionHarness,
+                                                     tls_registry: AuthRegistry,
+                                                     tmp_path: Path) -> None:
+    (tmp_path / "keys").mkdir()
+    write_cosign_key_pair(tmp_path / "keys", b"pw-tls")
+    image = write_oci_layout(tmp_path / "layout", seed="action-tls", tag="v1")
+    inputs = {"push-from": str(image.path), "images": f"{tls_registry.host}/action/tls:v1",
+              "key": str(tmp_path / "keys" / "cosign.key"), "key-password": "pw-tls",
+              "registry-username": tls_registry.username,
+              "registry-password": tls_registry.password, **action.stack_inputs()}
+    # TLS is verified: without the registry's CA the push is refused
+    refused = action.run(inputs, id_token=False)
+    assert refused.exit_code != 0
+    errors = error_lines(refused.log)
+    assert errors and all("TLS verification failed" in line for line in errors)
+    assert tls_registry.ca_bundle is not None
+    run = action.run({**inputs, "registry-ca-bundle": str(tls_registry.ca_bundle)},
+                     id_token=False)
+    assert run.succeeded, run.log
+    assert run.outputs["verified"] == "true"
+    for each in (refused, run):
+        assert_no_secrets(each, [tls_registry.password, "pw-tls", GITHUB_TOKEN])
