@@ -328,18 +328,25 @@ class _Signer:
         return self.certificate is None and der == self.key_der
 
 
-_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL)
-
-
 def _pem_blocks(pem: bytes) -> list[tuple[str, bytes]]:
     """(label, DER) of each PEM block; malformed base64 yields no block."""
     blocks = []
-    for match in _PEM_BLOCK.finditer(pem):
+    pos = 0
+    while (start := pem.find(b"-----BEGIN ", pos)) >= 0:
+        label_end = pem.find(b"-----", start + 11)
+        if label_end < 0:
+            return []
+        label = pem[start + 11:label_end]
+        footer = b"-----END " + label + b"-----"
+        end = pem.find(footer, label_end + 5)
+        if end < 0:
+            return []
         try:
-            der = base64.b64decode(b"".join(match.group(2).split()), validate=True)
+            der = base64.b64decode(b"".join(pem[label_end + 5:end].split()), validate=True)
         except (ValueError, binascii.Error):
             return []
-        blocks.append((match.group(1).decode("ascii"), der))
+        blocks.append((label.decode("ascii", errors="replace"), der))
+        pos = end + len(footer)
     return blocks
 
 

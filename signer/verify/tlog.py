@@ -210,12 +210,11 @@ def set_payload(body: str, integrated_time: int, log_id_hex: str, log_index: int
     ``body`` is the base64 text exactly as Rekor returned it; ``log_id_hex`` is the
     lower-case hex log ID; ``log_index`` is the global index.
     """
-    return canonical_json({
-        "body": body,
-        "integratedTime": integrated_time,
-        "logID": log_id_hex,
-        "logIndex": log_index,
-    })
+    if not (type(integrated_time) is int and type(log_index) is int):
+        raise ValueError("integratedTime and logIndex must be integers")
+    # the keys are fixed and already in JCS order: format directly
+    return (f'{{"body":{_jcs_string(body)},"integratedTime":{integrated_time},'
+            f'"logID":{_jcs_string(log_id_hex)},"logIndex":{log_index}}}').encode()
 
 
 def verify_set(entry: SetFields | Mapping[str, Any], public_key: Any) -> None:

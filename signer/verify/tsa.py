@@ -21,6 +21,7 @@ Failures raise :class:`VerificationError` messages starting "TSA:".
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import itertools
@@ -49,6 +50,7 @@ MAX_TIMESTAMPS = 32
 # ------------------------------------------------------------- a small DER walk
 
 
+@functools.lru_cache(maxsize=64)
 def _oid(dotted: str) -> bytes:
     """The DER content bytes of an OBJECT IDENTIFIER."""
     parts = [int(p) for p in dotted.split(".")]
