@@ -745,10 +745,14 @@ class ActionRun:
                 if passing.certificate is not None:
                     result.identity = certificate_subject(passing.certificate)
                     result.issuer = oidc_issuer(passing.certificate)
-                if passing.rekor_bundle is not None and result.rekor_log_index is None:
-                    result.rekor_log_index = passing.rekor_bundle.log_index
-                    result.rekor_entry_url = rekor_entry_url(self.inputs.rekor_url,
-                                                             result.rekor_log_index)
+                bundle = passing.rekor_bundle
+                if bundle is not None and result.rekor_log_index is None:
+                    # link to the log that the trusted root names for this entry's log ID
+                    log = trust.tlog_by_id(bytes.fromhex(bundle.log_id))
+                    base = (log.base_url if log is not None and log.base_url
+                            else self.inputs.rekor_url)
+                    result.rekor_log_index = bundle.log_index
+                    result.rekor_entry_url = rekor_entry_url(base, bundle.log_index)
                 count = len(outcome.passing)
                 self.console.line(f"verified {ref.name}: {count} matching signature(s)"
                                   + (f", signed by {result.identity}" if result.identity else ""))
