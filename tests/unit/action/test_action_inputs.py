@@ -206,3 +206,20 @@ def test_main_masks_secrets_first_and_reports_bad_inputs(
     # bad reference, password without user, no repository for the default identity
     assert named == {"images", "registry-username", "certificate-identity"}
     assert not any("hunter2" in line for line in lines[2:])
+
+
+def test_digest_pins_every_image_and_keeps_one_per_repository() -> None:
+    digest = "sha256:" + "d" * 64
+    refs = entrypoint.parse_images(
+        ["ghcr.io/o/app:1.2.3", "ghcr.io/o/app:latest", "docker.io/o/app:1", "alpine"], digest)
+    assert [str(r) for r in refs] == [f"ghcr.io/o/app@{digest}", f"docker.io/o/app@{digest}",
+                                      f"docker.io/library/alpine@{digest}"]
+    with pytest.raises(InputProblem) as info:
+        entrypoint.parse_images([f"ghcr.io/o/app@sha256:{'e' * 64}", "r.example/UPPER:1"], digest)
+    assert info.value.name == "images"
+    assert "not the digest input" in info.value.message and "UPPER" in info.value.message
+
+
+def test_without_digest_distinct_tags_are_kept() -> None:
+    refs = entrypoint.parse_images(["r.example/a:1", "r.example/a:2", "r.example/a:1"], None)
+    assert [str(r) for r in refs] == ["r.example/a:1", "r.example/a:2"]
