@@ -3,7 +3,9 @@
 SOURCE is an OCI image layout (``oci:DIR[:TAG]`` or a directory with ``oci-layout``),
 an OCI layout in a tar (``oci-archive:FILE[:TAG]``) or a ``docker save`` tar
 (``docker-archive:FILE``); a bare tar path is recognised by its contents. Prints
-``REGISTRY/REPOSITORY@sha256:…`` per target on stdout, in the order given.
+``REGISTRY/REPOSITORY@sha256:…`` per target on stdout, in the order given, each as
+soon as that target is complete. A target without a tag gets the image by digest only
+(no implicit ``latest``).
 
 Passwords never come from argv: ``--password-stdin``, or the environment
 (``SIGNER_REGISTRY_PASSWORD`` / ``REGISTRY_PASSWORD``) with ``--username``; without
@@ -31,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "or a layout directory / image tar")
     parser.add_argument("images", metavar="IMAGE", nargs="+",
                         help="target REGISTRY/REPOSITORY[:TAG]; several allowed, also "
-                        "comma-separated")
+                        "comma-separated; without a tag the image is pushed by digest only")
     parser.add_argument("--username", "-u", metavar="NAME",
                         help="registry user name (password from --password-stdin or "
                         "SIGNER_REGISTRY_PASSWORD / REGISTRY_PASSWORD)")
