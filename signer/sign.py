@@ -5,10 +5,15 @@ Library entry point::
     from signer.registry.client import RegistryClient
     from signer.sign import SignOptions, sign_images
 
-    with_client = RegistryClient()
-    results = sign_images(with_client, ["ghcr.io/o/app:v1"], SignOptions())
+    with RegistryClient() as client:
+        results = sign_images(client, ["ghcr.io/o/app:v1"], SignOptions())
     for r in results:
         print(r.digest, r.signature_ref, r.log_index, r.entry_url, r.identity)
+
+``SignOptions()`` means keyless against public-good Fulcio/Rekor, checked with the
+embedded public-good trusted root, the token found as :mod:`signer.oidc` describes.
+``SignOptions(key=load_private_key(path, password))`` signs with a key instead.
+Errors are :class:`signer.errors.Error` subclasses (``ImageNotFoundError``: exit 11).
 
 Flow per image (DESIGN.md "Sign flow"): resolve the tag to a digest (digests are
 signed, never tags); with ``recursive`` also every manifest of an index; build the
