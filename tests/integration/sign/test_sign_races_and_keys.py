@@ -129,3 +129,25 @@ def test_signature_repository_from_env(registry: LocalRegistry, sigstore_stack: 
                              capture_output=True, timeout=60, check=False)
     assert missing.returncode != 0
     assert image.digest == output["digest"]
+
+
+def test_generated_key_pair_signs_and_verifies(registry: LocalRegistry, sigstore_stack: Stack,
+                                               push_image: PushImage, tmp_path: Path) -> None:
+    ref, _image = push_image("keypair")
+    env = {"COSIGN_PASSWORD": "pw"}
+    made = signer_cli(["generate-key-pair", "--dir", str(tmp_path)], env=env)
+    assert made.returncode == 0, made.stderr
+    signed = signer_cli(["sign", "--key", str(tmp_path / "cosign.key"),
+                         *stack_flags(sigstore_stack, registry), str(ref)], env=env)
+    assert signed.returncode == 0, signed.stderr
+    verified = signer_cli(["verify", "--key", str(tmp_path / "cosign.pub"),
+                           "--trusted-root", str(sigstore_stack.trusted_root_path),
+                           "--insecure-registry", registry.host, str(ref)])
+    assert verified.returncode == 0, verified.stderr
+    (tmp_path / "other").mkdir()
+    other_key, _ = write_cosign_key_pair(tmp_path / "other", b"pw")
+    wrong = signer_cli(["verify", "--key", str(tmp_path / "other" / "cosign.pub"),
+                        "--trusted-root", str(sigstore_stack.trusted_root_path),
+                        "--insecure-registry", registry.host, str(ref)])
+    assert wrong.returncode == 12
+    assert other_key.exists()
