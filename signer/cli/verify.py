@@ -85,10 +85,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     trust.add_argument("--ca-roots", metavar="FILE", help="PEM root certificates of a private CA")
     trust.add_argument("--ca-intermediates", metavar="FILE",
                        help="PEM intermediate certificates of a private CA")
+    trust.add_argument("--timestamp-certificate-chain", metavar="FILE",
+                       help="PEM chain (leaf to root) of the timestamp authority; implies "
+                            "--use-signed-timestamps")
     checks = parser.add_argument_group("checks")
     _bool_flag(checks, "--insecure-ignore-tlog",
                "do not require a transparency-log entry (insecure)")
     _bool_flag(checks, "--insecure-ignore-sct", "do not require an embedded SCT")
+    _bool_flag(checks, "--use-signed-timestamps",
+               "require an RFC 3161 timestamp on each signature and verify it")
     _bool_flag(checks, "--offline", "never contact Rekor (only the registry is used)")
     _bool_flag(checks, "--check-claims", "check the payload's digest and annotations",
                default=True)
@@ -199,6 +204,9 @@ def build_policy(args: argparse.Namespace) -> VerificationPolicy:
         annotations=_read_annotations(args.annotations),
         signed_identity=SignedIdentityPolicy.parse(args.signed_identity),
         check_claims=args.check_claims,
+        use_signed_timestamps=bool(args.use_signed_timestamps
+                                   or args.timestamp_certificate_chain
+                                   or os.environ.get("SIGSTORE_TSA_CERTIFICATE_FILE")),
     )
 
 
@@ -217,7 +225,27 @@ def load_trust(args: argparse.Namespace) -> Any:
     # Each override replaces only the part it names (CAs, Rekor keys or CT keys); the
     # rest still comes from --trusted-root or the embedded public-good root.
     base = TrustedRoot.from_file(args.trusted_root) if args.trusted_root else load_default()
-    return apply_legacy_overrides(base, legacy) if legacy.any else base
+    trust = apply_legacy_overrides(base, legacy) if legacy.any else base
+    tsa_chain = args.timestamp_certificate_chain or os.environ.get("SIGSTORE_TSA_CERTIFICATE_FILE")
+    if tsa_chain:
+        trust = trust.replace(timestamp_authorities=timestamp_authorities_from_file(tsa_chain))
+    return trust
+
+
+def timestamp_authorities_from_file(path: str) -> Any:
+    """A TSA from a PEM chain file (leaf first, root last), as cosign's
+    ``--timestamp-certificate-chain`` / ``SIGSTORE_TSA_CERTIFICATE_FILE``."""
+    from signer.errors import TrustError
+    from signer.trust import CertificateAuthority, ValidityPeriod, load_pem_certificates
+
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise TrustError(f"cannot read timestamp certificate chain {path}: "
+                         f"{exc.strerror}") from None
+    chain = load_pem_certificates(data, "timestamp certificate chain")
+    return (CertificateAuthority(tuple(chain), ValidityPeriod.always()),)
 
 
 def build_options(args: argparse.Namespace) -> VerifyOptions:

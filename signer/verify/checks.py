@@ -27,9 +27,10 @@ from signer.reference import Reference
 from signer.trust import TrustedRoot
 from signer.verify import chain as chain_mod
 from signer.verify import sct as sct_mod
-from signer.verify import tlog
+from signer.verify import tlog, tsa
 from signer.verify.policy import IdentityPolicy, SignedIdentityPolicy
 
+CHECK_TIMESTAMP = "timestamp"
 CHECK_TLOG = "transparency log"
 CHECK_REKOR_BODY = "rekor body"
 CHECK_CERTIFICATE = "certificate"
@@ -42,8 +43,8 @@ CHECK_VALIDITY = "certificate validity"
 CHECK_SIGNED_IDENTITY = "signed identity"
 
 #: every check, in the order they run
-CHECK_NAMES = (CHECK_TLOG, CHECK_REKOR_BODY, CHECK_CERTIFICATE, CHECK_CHAIN, CHECK_IDENTITY,
-               CHECK_SCT, CHECK_SIGNATURE, CHECK_CLAIMS, CHECK_VALIDITY,
+CHECK_NAMES = (CHECK_TIMESTAMP, CHECK_TLOG, CHECK_REKOR_BODY, CHECK_CERTIFICATE, CHECK_CHAIN,
+               CHECK_IDENTITY, CHECK_SCT, CHECK_SIGNATURE, CHECK_CLAIMS, CHECK_VALIDITY,
                CHECK_SIGNED_IDENTITY)
 
 #: how far in the future an integrated time may lie (clock skew)
@@ -65,6 +66,21 @@ def _fail_from(check: str, err: VerificationError | InputError) -> CheckFailed:
 
 def _utc_from_unix(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
+# -- 1. signed timestamp (only with --use-signed-timestamps) --------------------------
+
+def check_signed_timestamp(timestamp: bytes | None, signature: bytes,
+                           trust: TrustedRoot) -> datetime:
+    """The RFC 3161 timestamp annotation must verify over the raw signature bytes with a
+    timestamp authority of the trusted root; return its time."""
+    if timestamp is None:
+        raise CheckFailed(CHECK_TIMESTAMP, "signature has no RFC 3161 timestamp annotation",
+                          hint="drop --use-signed-timestamps for signatures made without a TSA")
+    try:
+        return tsa.verify_timestamps([timestamp], signature, trust)[0]
+    except VerificationError as err:
+        raise _fail_from(CHECK_TIMESTAMP, err) from None
 
 
 # -- 2. transparency log --------------------------------------------------------------

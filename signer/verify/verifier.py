@@ -53,6 +53,8 @@ class VerificationPolicy:
     annotations: Mapping[str, str] = field(default_factory=dict)
     signed_identity: SignedIdentityPolicy = field(default_factory=SignedIdentityPolicy)
     check_claims: bool = True
+    #: cosign's --use-signed-timestamps: require and verify the RFC 3161 annotation
+    use_signed_timestamps: bool = False
     #: the clock used when no transparency-log time exists (tests pin it)
     now: datetime | None = None
 
@@ -90,10 +92,8 @@ class Verified:
 
     def output_object(self) -> dict[str, Any]:
         """The element cosign prints on stdout for this signature (spec §5.2)."""
-        claims = self.claims or parse_simple_signing_payload(self.layer.payload)
-        document = claims.document
-        critical = document.get("critical") if isinstance(document.get("critical"), dict) else {}
-        assert isinstance(critical, dict)
+        claims = self.claims or _claims(self.layer.payload, required=False) or (
+            SimpleSigningClaims(None, None, None, None, {}))
         optional: dict[str, Any] | None = (
             _sorted(dict(claims.optional)) if claims.optional is not None else None)
         extra: dict[str, Any] = {}
@@ -183,6 +183,11 @@ def _run_checks(
     state["certificate"] = certificate
     observed: list[datetime] = []
 
+    # 1. signed timestamp (cosign checks it only when asked to)
+    if policy.use_signed_timestamps:
+        observed.append(checks.check_signed_timestamp(layer.rfc3161_timestamp, signature,
+                                                      trust))
+
     # 2. transparency log: body consistency, then the SET
     if not policy.ignore_tlog:
         bundle = checks.check_tlog_required(layer.rekor_bundle)
@@ -208,9 +213,10 @@ def _run_checks(
     checks.check_signature(key, signature, layer.payload, any_hash=policy.key is not None)
 
     # 5. claims
-    claims = parse_simple_signing_payload(layer.payload)
+    claims = _claims(layer.payload, required=policy.check_claims
+                     or policy.signed_identity.kind != "any")
     state["claims"] = claims
-    if policy.check_claims:
+    if policy.check_claims and claims is not None:
         checks.check_claims(claims, digest, policy.annotations)
 
     # 6. certificate validity at the log time (now when there is none)
@@ -218,7 +224,19 @@ def _run_checks(
         checks.check_certificate_validity(certificate, path, observed or [_now(policy)])
 
     # 7. signed identity (containers/image semantics; "any" by default)
-    checks.check_signed_identity(claims, policy.signed_identity, image)
+    if claims is not None:
+        checks.check_signed_identity(claims, policy.signed_identity, image)
+
+
+def _claims(payload: bytes, required: bool) -> SimpleSigningClaims | None:
+    """The parsed payload; a payload that is not JSON fails the claims check only when
+    claims (or the signed identity) are checked."""
+    try:
+        return parse_simple_signing_payload(payload)
+    except InputError as err:
+        if required:
+            raise CheckFailed(checks.CHECK_CLAIMS, err.message, hint=err.hint) from None
+        return None
 
 
 def verify_signatures(
