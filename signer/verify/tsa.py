@@ -34,7 +34,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -143,6 +143,7 @@ class _SignerInfo:
     signature: bytes
     content_type: bytes
     message_digest: bytes
+    embedded_certificates: tuple[bytes, ...]  # DER, as the SignedData carries them
 
 
 def _algorithm(item: _TLV) -> bytes:
@@ -164,6 +165,9 @@ def _signer_info(token: bytes) -> tuple[_SignerInfo, bytes]:
         raise _Malformed("the signed content is not a TSTInfo")
     [econtent] = _children(_expect(encap[1], 0xA0).content)
     tst_info = _expect(econtent, 0x04).content
+    digest_algorithms = {_algorithm(a) for a in _children(_expect(parts[1], 0x31).content)}
+    embedded = tuple(c.data for c in _children(parts[3].content)) if (
+        len(parts) > 4 and parts[3].tag == 0xA0) else ()
     signer_infos = _children(_expect(parts[-1], 0x31).content)
     if len(signer_infos) != 1:
         raise _Malformed(f"expected one SignerInfo, found {len(signer_infos)}")
@@ -197,7 +201,10 @@ def _signer_info(token: bytes) -> tuple[_SignerInfo, bytes]:
         signed_attributes=b"\x31" + attrs.data[1:],
         signature_algorithm=_algorithm(items[4]),
         signature=_expect(items[5], 0x04).content if len(items) > 5 else b"",
-        content_type=content_types[0], message_digest=digests[0])
+        content_type=content_types[0], message_digest=digests[0],
+        embedded_certificates=embedded)
+    if info.digest_algorithm not in digest_algorithms:
+        raise _Malformed("the signer's digest algorithm is not listed in SignedData")
     return info, tst_info
 
 
@@ -240,6 +247,7 @@ class _Authority:
     issuer_der: bytes
     subject_key_id: bytes | None
     problem: str | None  # why this authority can never verify anything
+    leaf_der: bytes = b""
 
     @classmethod
     def build(cls, authority: CertificateAuthority) -> _Authority:
@@ -252,7 +260,8 @@ class _Authority:
         elif not _eku_ok(leaf):
             problem = "the authority's certificate lacks the critical timeStamping EKU"
         return cls(authority, leaf, leaf.public_key(), leaf.issuer.public_bytes(),
-                   _subject_key_id(leaf), problem)
+                   _subject_key_id(leaf), problem,
+                   leaf.public_bytes(serialization.Encoding.DER))
 
     def names(self, info: _SignerInfo) -> bool:
         """True if the SignerInfo identifies this authority's leaf certificate."""
@@ -264,6 +273,8 @@ class _Authority:
         """None if this authority signed ``info`` validly at ``gen_time``, else why not."""
         if self.problem:
             return self.problem
+        if info.embedded_certificates and self.leaf_der not in info.embedded_certificates:
+            return "the certificate embedded in the timestamp is not the authority's"
         for cert in self.authority.chain:
             if not cert.not_valid_before_utc <= gen_time <= cert.not_valid_after_utc:
                 return ("the authority's certificates are not valid at the timestamp's time "
@@ -323,7 +334,7 @@ class TimestampVerifier:
                                     "does not match the signature)")
         try:
             info, tst_bytes = _signer_info(token)
-        except (_Malformed, ValueError) as exc:
+        except (_Malformed, ValueError, IndexError) as exc:
             raise VerificationError(f"TSA: malformed timestamp token ({exc})") from None
         digest_type = _DIGESTS.get(info.digest_algorithm)
         if info.content_type != _OID_TST_INFO or digest_type is None:
