@@ -106,6 +106,10 @@ def run(args: argparse.Namespace) -> int:
     from signer.sign import SignOptions, sign_images
     from signer.trust import TrustedRoot
 
+    if args.identity_token and not args.identity_token.startswith("@") \
+            and args.identity_token.count(".") == 2:
+        sys.stderr.write("Warning: a token on the command line is visible to other processes; "
+                         "prefer --identity-token @FILE or SIGSTORE_ID_TOKEN\n")
     key = load_private_key(args.key, read_key_password) if args.key else None
     trust = TrustedRoot.from_file(args.trusted_root) if args.trusted_root else None
     options = SignOptions(
