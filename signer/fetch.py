@@ -162,11 +162,15 @@ def fetch_signature_layers(
         raise NoSignaturesError(f"no signatures found for {digest}",
                                 hint=f"{sig_ref.name} has no layers")
     layers = []
+    blobs: dict[str, bytes] = {}  # layers often share a payload (same image, several signers)
     for descriptor in parsed.layers:
         if descriptor.size > MAX_PAYLOAD_BYTES:
             raise InputError(f"signature layer {descriptor.digest} is {descriptor.size} bytes, "
                              f"over the limit of {MAX_PAYLOAD_BYTES}")
-        blob = client.get_blob(sig_ref, descriptor.digest, limit=MAX_PAYLOAD_BYTES)
+        blob = blobs.get(descriptor.digest)
+        if blob is None:
+            blob = client.get_blob(sig_ref, descriptor.digest, limit=MAX_PAYLOAD_BYTES)
+            blobs[descriptor.digest] = blob
         layers.append(signature_layer(descriptor, blob))
     return sig_ref, layers
 
