@@ -148,3 +148,17 @@ def test_wrong_key_password_one_line(registry: LocalRegistry, push_image: PushIm
     assert result.stderr.splitlines()[0].startswith("Error: cannot decrypt key file")
     assert "wrong password" in result.stderr and "Traceback" not in result.stderr
     assert "wrong\n" not in result.stderr.replace("wrong password", "")
+
+
+def test_fulcio_refusing_the_token_is_not_retried(registry: LocalRegistry, sigstore_stack: Stack,
+                                                  push_image: PushImage) -> None:
+    ref, image = push_image("untrusted-issuer")
+    token = sigstore_stack.issue_token(iss="https://issuer.invalid")
+    result = signer_cli(["sign", *stack_flags(sigstore_stack, registry), str(ref)],
+                        env={"SIGSTORE_ID_TOKEN": token})
+    assert result.returncode == 1
+    lines = _error_lines(result.stderr)
+    assert len(lines) == 1 and "Fulcio refused the certificate request (HTTP 4" in lines[0]
+    assert "tried" not in lines[0]  # a 4xx is final
+    assert token not in result.stderr
+    assert not _sig_tag_exists(ref, image.digest or "")
