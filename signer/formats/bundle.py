@@ -239,7 +239,7 @@ def _media_type_version(media_type: Any) -> tuple[int, int]:
 def _certificate(raw: bytes, where: str) -> x509.Certificate:
     try:
         return x509.load_der_x509_certificate(raw)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         raise _fail(f"{where} is not a DER certificate") from None
 
 
@@ -450,7 +450,7 @@ def parse_legacy_blob_bundle(document: Mapping[str, Any]) -> LegacyBlobBundle:
             raise _fail("cert is not a base64 PEM certificate")
         try:
             certificate = x509.load_pem_x509_certificate(pem)
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):
             raise _fail("cert is not a valid PEM certificate") from None
     rekor_bundle = None
     rekor_value = document.get("rekorBundle")

@@ -688,6 +688,15 @@ def verify_bundle(bundle: Bundle, artifact: Artifact | None, trust: TrustedRoot,
     ``artifact`` may be None only for DSSE bundles (then no subject is required).
     Raises :class:`VerificationError` whose message starts with the failed check.
     """
+    try:
+        return _verify_bundle(bundle, artifact, trust, policy, options)
+    except (ValueError, UnsupportedAlgorithm) as exc:  # cryptography parses lazily
+        raise _fail(f"bundle: malformed certificate or signature data ({str(exc)[:100]})") \
+            from None
+
+
+def _verify_bundle(bundle: Bundle, artifact: Artifact | None, trust: TrustedRoot,
+                   policy: Policy, options: BundleOptions | None) -> VerifiedBundle:
     options = options or BundleOptions()
     _check_structure(bundle, options)
     signer = _signer_for(bundle, policy)
@@ -749,6 +758,16 @@ def verify_legacy_blob_bundle(legacy: LegacyBlobBundle, artifact: Artifact,
                               trust: TrustedRoot, policy: Policy,
                               options: BundleOptions | None = None) -> VerifiedBundle:
     """Verify cosign's legacy ``sign-blob --bundle`` JSON (SET-only Rekor v1 evidence)."""
+    try:
+        return _verify_legacy_blob_bundle(legacy, artifact, trust, policy, options)
+    except (ValueError, UnsupportedAlgorithm) as exc:  # cryptography parses lazily
+        raise _fail(f"bundle: malformed certificate or signature data ({str(exc)[:100]})") \
+            from None
+
+
+def _verify_legacy_blob_bundle(legacy: LegacyBlobBundle, artifact: Artifact,
+                               trust: TrustedRoot, policy: Policy,
+                               options: BundleOptions | None) -> VerifiedBundle:
     options = options or BundleOptions()
     if isinstance(policy, KeyPolicy):
         signer = _Signer(None, policy.key)

@@ -106,3 +106,24 @@ def test_byte_flips_in_timestamps_never_escape(conformance_dir: Path) -> None:
     # and SignerInfo version numbers and the certificates' [0] tag, all unsigned and
     # unused); every other flip must be refused
     assert accepted <= 8, accepted
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    (b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x06"),  # an unknown X.509 version
+    (bytes.fromhex("2a8648ce3d0201"), bytes.fromhex("2e8648ce3d0201")),  # unknown key type
+])
+def test_malformed_leaf_certificates_fail_cleanly(old: bytes, new: bytes,
+                                                  conformance_dir: Path) -> None:
+    path = conformance_dir / "bundles" / "sc-happy-path-v0.3"
+    expected = json.loads((path / "expected.json").read_text())
+    document = json.loads((path / "bundle.json").read_text())
+    raw = base64.b64decode(document["verificationMaterial"]["certificate"]["rawBytes"])
+    assert raw.count(old) >= 1
+    broken = raw.replace(old, new, 1)
+    document["verificationMaterial"]["certificate"]["rawBytes"] = base64.b64encode(
+        broken).decode()
+    with pytest.raises(Error):
+        verify_bundle(parse_bundle(document),
+                      Artifact.from_digest(parse_digest(expected["artifact_digest"])),
+                      TrustedRoot.from_file(path / expected["trusted_root"]),
+                      IdentityPolicy(identity=expected["identity"], issuer=expected["issuer"]))
