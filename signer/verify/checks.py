@@ -191,6 +191,14 @@ def check_set(bundle: RekorBundle, trust: TrustedRoot, now: datetime) -> datetim
     raise CheckFailed(CHECK_TLOG, f"unable to verify SET ({last.message})", hint=last.hint)
 
 
+def layer_rekor_bundle(layer: SignatureLayer) -> RekorBundle | None:
+    """The layer's parsed Rekor bundle annotation (None if absent)."""
+    try:
+        return layer.rekor_bundle
+    except InputError as err:
+        raise _fail_from(CHECK_TLOG, err) from None
+
+
 def check_tlog_required(bundle: RekorBundle | None) -> RekorBundle:
     """Without --insecure-ignore-tlog a Rekor bundle annotation is required (offline)."""
     if bundle is None:

@@ -190,7 +190,7 @@ def _run_checks(
 
     # 2. transparency log: body consistency, then the SET
     if not policy.ignore_tlog:
-        bundle = checks.check_tlog_required(layer.rekor_bundle)
+        bundle = checks.check_tlog_required(checks.layer_rekor_bundle(layer))
         state["rekor_bundle"] = bundle
         checks.check_rekor_body(bundle, signature, layer.payload, certificate, policy.key)
         observed.append(checks.check_set(bundle, trust, _now(policy)))

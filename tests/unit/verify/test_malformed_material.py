@@ -1,0 +1,65 @@
+"""Malformed signature material fails one named check; it never raises."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+
+import pytest
+
+from signer.formats.legacy import (
+    ANNOTATION_BUNDLE,
+    ANNOTATION_CERTIFICATE,
+    ANNOTATION_CHAIN,
+    ANNOTATION_SIGNATURE,
+)
+from signer.verify.checks import CHECK_NAMES
+from tests.unit.verify.cases import LEGACY, load_case
+from tests.unit.verify.test_conformance_pure import _verify
+
+VALID = load_case(LEGACY / "cimg-fulcio-rekor-valid")
+LAYER = VALID.layers[0]
+
+
+def _body(**spec_changes: object) -> str:
+    bundle = json.loads(LAYER.annotations[ANNOTATION_BUNDLE])
+    body = json.loads(base64.b64decode(bundle["Payload"]["body"]))
+    body.update(spec_changes)
+    bundle["Payload"]["body"] = base64.b64encode(json.dumps(body).encode()).decode()
+    return json.dumps(bundle)
+
+
+CASES = {
+    "signature not base64": ({ANNOTATION_SIGNATURE: "***"}, None, "signature"),
+    "certificate garbage": ({ANNOTATION_CERTIFICATE: "-----BEGIN CERTIFICATE-----\nAAAA\n"
+                                                     "-----END CERTIFICATE-----\n"}, None,
+                            "certificate"),
+    "no certificate": ({ANNOTATION_CERTIFICATE: ""}, None, "certificate"),
+    "chain garbage": ({ANNOTATION_CHAIN: "-----BEGIN CERTIFICATE-----\nAAAA\n"
+                                         "-----END CERTIFICATE-----\n"}, None,
+                      "certificate chain"),
+    "bundle not JSON": ({ANNOTATION_BUNDLE: "{"}, None, "transparency log"),
+    "no bundle": ({ANNOTATION_BUNDLE: ""}, None, "transparency log"),
+    "body of another kind": ({ANNOTATION_BUNDLE: _body(kind="intoto")}, None, "rekor body"),
+    "body without spec": ({ANNOTATION_BUNDLE: _body(spec={})}, None, "rekor body"),
+    "payload not JSON": ({}, b"not json", "rekor body"),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_malformed_material_fails_a_named_check(name: str) -> None:
+    annotations, payload, check = CASES[name]
+    layer = dataclasses.replace(LAYER, annotations={**LAYER.annotations, **annotations},
+                                payload=LAYER.payload if payload is None else payload)
+    [result] = _verify(VALID, [layer])
+    assert result.failed_check == check, result.reason
+    assert result.failed_check in CHECK_NAMES
+    assert "\n" not in result.reason
+
+
+def test_payload_not_json_fails_claims_when_tlog_is_ignored() -> None:
+    key_case = load_case(LEGACY / "srs-busybox-key-no-tlog-valid")
+    layer = dataclasses.replace(key_case.layers[0], payload=b"[1, 2]")
+    [result] = _verify(key_case, [layer])
+    assert result.failed_check == "signature"  # the signature covers other bytes
