@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from signer.digest import parse_digest
-from signer.errors import Error, VerificationError
+from signer.errors import Error, ImageNotFoundError, SizeLimitError, VerificationError
 from signer.formats.bundle import Bundle, parse_bundle
 from signer.formats.legacy import Descriptor
 from signer.reference import Reference
@@ -130,7 +130,10 @@ def find_image_bundles(client: RegistryClient, ref: Reference, digest: str) -> l
     for descriptor in client.referrers(ref, digest)[:MAX_BUNDLE_REFERRERS]:
         if not _is_candidate(descriptor):
             continue
-        manifest = client.get_manifest(ref.with_digest(descriptor.digest)).json()
+        try:
+            manifest = client.get_manifest(ref.with_digest(descriptor.digest)).json()
+        except (ImageNotFoundError, SizeLimitError):
+            continue  # a stale index entry or something too big to be a signature
         subject = manifest.get("subject")
         if isinstance(subject, dict) and subject.get("digest") != digest:
             continue  # a tag index that lists something for another image
@@ -138,7 +141,12 @@ def find_image_bundles(client: RegistryClient, ref: Reference, digest: str) -> l
         if layer is None:
             continue
         layer_digest = str(layer["digest"])
-        blob = client.get_blob(ref, layer_digest, limit=MAX_BUNDLE_BYTES)
+        if isinstance(layer.get("size"), int) and layer["size"] > MAX_BUNDLE_BYTES:
+            continue
+        try:
+            blob = client.get_blob(ref, layer_digest, limit=MAX_BUNDLE_BYTES)
+        except SizeLimitError:
+            continue
         try:
             bundle = parse_bundle(blob)
         except Error:
