@@ -59,9 +59,11 @@ def check_signing_certificate(certificate: SigningCertificate, key: PrivateKey,
     try:
         path = verify_certificate_chain(leaf, trust, when, certificate.chain)
         if certificate.detached_sct is not None and not _has_embedded_sct(certificate):
-            raise SigningError("Fulcio returned a detached SCT, which signer does not support",
-                               hint="use a Fulcio that embeds SCTs (public good does)")
-        verify_embedded_sct(leaf, issuer_of(leaf, path), trust)
+            from signer.signing.detached_sct import verify_detached_sct
+
+            verify_detached_sct(certificate.detached_sct, leaf, trust)
+        else:
+            verify_embedded_sct(leaf, issuer_of(leaf, path), trust)
     except VerificationError as error:
         raise SigningError(f"the certificate from Fulcio failed the {error.message}",
                            hint="check --fulcio-url and --trusted-root belong together") from None
