@@ -207,11 +207,11 @@ def test_stale_index_entries_are_skipped(signed_image: SignedImage) -> None:
     client, ref = signed_image.client, signed_image.ref.with_tag("stale")
     digest = _push_image(client, ref, "stale")
     _attach(client, ref, digest, _sign_statement(signed_image.stack, digest, ref.repository_name))
-    tag = ref.with_tag(digest.replace(":", "-"))
-    index = client.get_manifest(tag).json()
-    index["manifests"].append({"mediaType": OCI_MANIFEST, "size": 100,
-                               "digest": "sha256:" + "1" * 64, "artifactType": BUNDLE_V03})
-    client.put_manifest(tag, json.dumps(index).encode(), OCI_INDEX)
+    gone = _attach(client, ref, digest,
+                   _sign_statement(signed_image.stack, digest, ref.repository_name))
+    client.delete_manifest(ref, gone)  # the tag index still lists it
+    listed = client.get_manifest(ref.with_tag(digest.replace(":", "-"))).json()["manifests"]
+    assert gone in [entry["digest"] for entry in listed]
     [result] = check_image_bundles(client, ref, digest, signed_image.trust,
                                    _policy(signed_image.stack))
     assert result.ok, result.reason
