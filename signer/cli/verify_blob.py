@@ -41,10 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--insecure-ignore-sct", action="store_true",
                         help="do not require an embedded SCT in the certificate")
     # accepted for cosign compatibility; bundles are always read and never fetched online
-    parser.add_argument("--new-bundle-format", nargs="?", const="true", default=None,
-                        help=argparse.SUPPRESS)
-    parser.add_argument("--offline", nargs="?", const="true", default=None,
-                        help=argparse.SUPPRESS)
+    for flag in ("--new-bundle-format", "--offline"):
+        parser.add_argument(flag, nargs="?", const="true", default=None,
+                            choices=("true", "false"), help=argparse.SUPPRESS)
 
 
 def _usage_checks(args: argparse.Namespace) -> None:
