@@ -4,12 +4,17 @@ sigstore-go make, offline, over a parsed :class:`signer.formats.bundle.Bundle`.
 Order (each failure names its check):
 
 1. **bundle** — shape the bundle version requires (v0.1: SET; v0.2+: inclusion proof
-   with checkpoint; DSSE: exactly one signature; no root certificate in a chain).
-2. **TSA** — RFC 3161 timestamps over the signature (at most 32, no duplicates).
+   with checkpoint; an inclusion proof always with its checkpoint; DSSE: exactly one
+   signature). Only the leaf of a bundle's certificate chain is used; intermediates
+   come from the trusted root.
+2. **TSA** — RFC 3161 timestamps over the signature (at most 32, no duplicates). As in
+   sigstore-go, a timestamp no trusted authority verifies does not count (it is not an
+   error by itself); it fails the bundle only when no other signed time exists.
 3. **transparency log** — per entry: known log; **SET** (Rekor v1) within the log key's
    ``validFor``; **inclusion proof** against a **checkpoint** signed by the log (Ed25519
    C2SP notes for Rekor v2); the **log entry** body matches signature, key and artifact.
-4. signed time — SET integrated times and TSA times (Rekor v2 has only TSA time).
+4. signed time — SET integrated times and TSA times (Rekor v2 has only TSA time);
+   with ``require_tlog=False`` and none, the current time (as cosign).
 5. **certificate chain** to a Fulcio CA at every signed time; **SCT**; **identity**.
 6. **signature** over the artifact digest or the DSSE PAE; for DSSE the artifact
    **digest** must be an in-toto subject.
