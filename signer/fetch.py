@@ -17,6 +17,7 @@ Library entry point (used by the CLI and the GitHub Action)::
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -64,6 +65,10 @@ class VerifyOptions:
     #: first image and, if it has any, verify every image by its bundles; otherwise
     #: (or when False) verify the legacy ``.sig`` signatures
     bundle_format: bool = True
+    #: Rekor to ask for the entry of a signature without a bundle annotation (cosign's
+    #: online lookup); None: never (``--offline``)
+    rekor_url: str | None = None
+    ca_bundle: str | None = None
 
 
 @dataclass
@@ -175,6 +180,93 @@ def fetch_signature_layers(
     return sig_ref, layers
 
 
+def _expected_entry_uuid(layer: SignatureLayer, signature: bytes, verifier_pem: bytes) -> str:
+    """The UUID Rekor gives the hashedrekord entry of this signature (leaf hash of the
+    canonical body it would store)."""
+    from signer.services.rekor import hashedrekord_proposal
+    from signer.verify import tlog
+
+    body = tlog.canonical_json(hashedrekord_proposal(
+        signature, verifier_pem, hashlib.sha256(layer.payload).hexdigest()))
+    return tlog.leaf_hash(body).hex()
+
+
+def _verifier_pem(layer: SignatureLayer, policy: VerificationPolicy) -> bytes | None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from signer.keys import public_key_pem
+
+    if layer.certificate_pem:
+        try:
+            cert = x509.load_pem_x509_certificate(layer.certificate_pem)
+        except ValueError:
+            return None
+        return cert.public_bytes(serialization.Encoding.PEM)  # Rekor's canonical PEM
+    return public_key_pem(policy.key) if policy.key is not None else None
+
+
+def _checked_entry(entry: Any, uuid: str, trust: TrustedRoot) -> bool:
+    """The entry's inclusion proof must lead to a checkpoint signed by the trusted log."""
+    from signer.verify import tlog
+
+    proof = entry.inclusion_proof
+    log = trust.tlog_by_id(bytes.fromhex(entry.log_id)) if len(entry.log_id) == 64 else None
+    if proof is None or log is None:
+        return False
+    leaf = tlog.leaf_hash(entry.decoded_body())
+    if leaf.hex() != uuid:
+        return False
+    try:
+        root = bytes.fromhex(proof.root_hash)
+        tlog.verify_inclusion(leaf, proof.log_index, proof.tree_size,
+                              [bytes.fromhex(h) for h in proof.hashes], root)
+        checkpoint = tlog.verify_checkpoint(proof.checkpoint, log.key, key_id=log.log_id)
+    except (Error, ValueError):
+        return False
+    return bool(checkpoint.root_hash == root and checkpoint.tree_size == proof.tree_size)
+
+
+def attach_online_entries(layers: Sequence[SignatureLayer], options: VerifyOptions
+                          ) -> list[SignatureLayer]:
+    """cosign's online lookup: for each layer without a Rekor bundle annotation, fetch its
+    hashedrekord entry from ``options.rekor_url`` by UUID; if the entry's inclusion proof
+    leads to a checkpoint signed by a trusted log, attach the entry as the bundle
+    annotation cosign would have stored (the verifier then checks body and SET).
+    Layers whose entry is not found (or does not check out) are left as they are."""
+    from dataclasses import replace
+
+    from signer.formats.legacy import ANNOTATION_BUNDLE
+    from signer.services.rekor import RekorClient
+    from signer.verify.checks import layer_signature
+
+    if options.rekor_url is None or options.policy.ignore_tlog:
+        return list(layers)
+    result = list(layers)
+    missing = [i for i, layer in enumerate(layers) if not layer.annotations.get(ANNOTATION_BUNDLE)]
+    if not missing:
+        return result
+    client = RekorClient(options.rekor_url, ca_bundle=options.ca_bundle, attempts=1)
+    try:
+        for index in missing:
+            layer = layers[index]
+            verifier = _verifier_pem(layer, options.policy)
+            if verifier is None:
+                continue
+            try:
+                uuid = _expected_entry_uuid(layer, layer_signature(layer), verifier)
+                entry = client.get_entry(uuid)
+            except Error:
+                continue
+            if _checked_entry(entry, uuid, options.trust):
+                annotations = {**layer.annotations,
+                               ANNOTATION_BUNDLE: entry.rekor_bundle().to_json().decode()}
+                result[index] = replace(layer, annotations=annotations)
+    finally:
+        client.close()
+    return result
+
+
 def _verify_bundles(client: RegistryClient, repository: Reference, image: Reference,
                     options: VerifyOptions, result: ImageVerification) -> None:
     from signer.referrers import find_image_bundles, verify_image_bundles
@@ -235,6 +327,7 @@ def verify_image(
             return result
         result.signature_reference, layers = fetch_signature_layers(
             client, repository, result.digest, options.max_layers)
+        layers = attach_online_entries(layers, options)
         result.results = verify_signatures(layers, result.digest, options.trust,
                                            options.policy, image)
         if not result.passing:

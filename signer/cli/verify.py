@@ -107,7 +107,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                "verify Sigstore bundle referrers when the first image has any, as cosign v3 "
                "(default true); false: only legacy .sig signatures", default=True)
     checks.add_argument("--rekor-url", default="https://rekor.sigstore.dev",
-                        help="accepted for compatibility; verification uses the Rekor bundle")
+                        help="Rekor asked for the entry of a signature that carries no "
+                             "Rekor bundle (not with --offline)")
     registry = parser.add_argument_group("registry")
     registry.add_argument("--signature-repository", metavar="REPO",
                           help="repository holding the signatures (default: $COSIGN_REPOSITORY "
@@ -262,6 +263,8 @@ def build_options(args: argparse.Namespace) -> VerifyOptions:
         or os.environ.get(ENV_SIGNATURE_REPOSITORY) or None,
         max_workers=args.max_workers,
         bundle_format=args.new_bundle_format,
+        rekor_url=None if args.offline else args.rekor_url,
+        ca_bundle=args.ca_bundle,
     )
 
 

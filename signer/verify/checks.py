@@ -202,9 +202,9 @@ def layer_rekor_bundle(layer: SignatureLayer) -> RekorBundle | None:
 def check_tlog_required(bundle: RekorBundle | None) -> RekorBundle:
     """Without --insecure-ignore-tlog a Rekor bundle annotation is required (offline)."""
     if bundle is None:
-        raise CheckFailed(CHECK_TLOG, "signature has no Rekor bundle: offline verification "
-                                      "failed (signature not found in transparency log)",
-                          hint="online Rekor search is not supported; use "
+        raise CheckFailed(CHECK_TLOG, "signature not found in transparency log (no Rekor "
+                                      "bundle on the signature, and no verified entry online)",
+                          hint="without --offline, --rekor-url names the Rekor to ask; use "
                                "--insecure-ignore-tlog only if the signer did not log it")
     return bundle
 

@@ -187,3 +187,29 @@ def test_signature_under_another_digest_fails_claims(signed: SignedPair,
     result = run_cli([*_verify_args(signed.stack), str(image)])
     assert result.returncode == 12
     assert "): claims: invalid or missing digest in claim" in result.stderr
+
+
+def test_signature_without_bundle_is_found_in_rekor_online(
+        signed: SignedPair, registry: LocalRegistry, registry_client: RegistryClient) -> None:
+    assert signed.image.digest
+    stripped = dataclasses.replace(signed.layer, annotations={
+        k: v for k, v in signed.layer.annotations.items() if k != ANNOTATION_BUNDLE})
+    image = push_signatures_to(registry, registry_client, "roundtrip/no-bundle",
+                               signed.image.digest, [stripped])
+    online = run_cli([*_verify_args(signed.stack), "--rekor-url", signed.stack.rekor_url,
+                      str(image)])
+    assert online.returncode == 0, online.stderr
+    [element] = json.loads(online.stdout)
+    stored = json.loads(signed.layer.annotations[ANNOTATION_BUNDLE])
+    assert element["optional"]["Bundle"]["Payload"]["logIndex"] == stored["Payload"]["logIndex"]
+    offline = run_cli([*_verify_args(signed.stack), "--offline", str(image)])
+    assert offline.returncode == 12
+    assert "): transparency log: signature not found in transparency log" in offline.stderr
+    # an entry for other bytes is not accepted: the payload changed, so no entry matches
+    changed = dataclasses.replace(stripped, payload=_payload_byte(signed).payload)
+    other = push_signatures_to(registry, registry_client, "roundtrip/no-bundle-changed",
+                               signed.image.digest, [changed])
+    refused = run_cli([*_verify_args(signed.stack), "--rekor-url", signed.stack.rekor_url,
+                       str(other)])
+    assert refused.returncode == 12
+    assert "transparency log: signature not found" in refused.stderr
