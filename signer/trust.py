@@ -250,6 +250,11 @@ class TrustedRoot:
         return cls.from_bytes(data, source=str(path))
 
     @classmethod
+    def load_default(cls) -> TrustedRoot:
+        """The embedded public-good trusted root (same as :func:`load_default`)."""
+        return load_default()
+
+    @classmethod
     def empty(cls, source: str = "legacy trust material") -> TrustedRoot:
         """A root trusting nothing (a base for legacy overrides)."""
         return cls((), (), (), (), source)
