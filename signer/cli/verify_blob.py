@@ -15,6 +15,10 @@ import sys
 from typing import Any
 
 _MAX_BUNDLE_BYTES = 16 * 1024 * 1024
+#: flag suffix -> the extension's readable name (as cosign prints it)
+_GITHUB_FLAGS = (("trigger", "githubWorkflowTrigger"), ("sha", "githubWorkflowSha"),
+                 ("name", "githubWorkflowName"), ("repository", "githubWorkflowRepository"),
+                 ("ref", "githubWorkflowRef"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="expected OIDC issuer in the certificate")
     parser.add_argument("--certificate-oidc-issuer-regexp", metavar="REGEXP",
                         help="regular expression the OIDC issuer must match")
+    for part, name in _GITHUB_FLAGS:
+        parser.add_argument(f"--certificate-github-workflow-{part}", metavar="VALUE",
+                            dest=f"github_{part}",
+                            help=f"expected GitHub workflow {part} extension ({name}), exact")
     parser.add_argument("--trusted-root", metavar="FILE",
                         help="trusted_root.json (default: the embedded public-good root)")
     parser.add_argument("--insecure-ignore-tlog", action="store_true",
@@ -52,7 +60,8 @@ def _usage_checks(args: argparse.Namespace) -> None:
     if (args.blob is None) == (args.digest is None):
         raise UsageError("give exactly one of BLOB and --digest")
     identity_flags = (args.certificate_identity, args.certificate_identity_regexp,
-                      args.certificate_oidc_issuer, args.certificate_oidc_issuer_regexp)
+                      args.certificate_oidc_issuer, args.certificate_oidc_issuer_regexp,
+                      *(getattr(args, f"github_{part}") for part, _ in _GITHUB_FLAGS))
     if args.key is not None:
         if any(flag is not None for flag in identity_flags):
             raise UsageError("--key cannot be combined with --certificate-identity/-issuer flags")
@@ -149,9 +158,11 @@ def run(args: argparse.Namespace) -> int:
         policy = KeyPolicy(load_public_key_pem(_read_file(args.key, "key", 1 << 20),
                                                f"key {args.key}"))
     else:
+        github = {name: getattr(args, f"github_{part}") for part, name in _GITHUB_FLAGS
+                  if getattr(args, f"github_{part}") is not None}
         policy = IdentityPolicy(args.certificate_identity, args.certificate_identity_regexp,
                                 args.certificate_oidc_issuer,
-                                args.certificate_oidc_issuer_regexp)
+                                args.certificate_oidc_issuer_regexp, github)
     options = BundleOptions(require_tlog=not args.insecure_ignore_tlog,
                             require_sct=not args.insecure_ignore_sct)
     raw = _read_file(args.bundle, "bundle", _MAX_BUNDLE_BYTES)

@@ -51,7 +51,12 @@ from signer.formats.bundle import (
 from signer.keys import PublicKey
 from signer.trust import LogInstance, TrustedRoot
 from signer.verify import tlog
-from signer.verify.certs import OID_OTHERNAME_SAN, decode_der_utf8_string, oidc_issuer
+from signer.verify.certs import (
+    OID_OTHERNAME_SAN,
+    decode_der_utf8_string,
+    github_extensions,
+    oidc_issuer,
+)
 from signer.verify.chain import verify_certificate_chain
 from signer.verify.sct import issuer_for_sct, verify_embedded_sct
 from signer.verify.tsa import timestamp_verifier
@@ -160,9 +165,16 @@ class IdentityPolicy:
     identity_regexp: str | None = None
     issuer: str | None = None
     issuer_regexp: str | None = None
+    #: GitHub workflow extensions (1.2–1.6) by cosign's readable names, exact values
+    github: Mapping[str, str] = field(default_factory=dict)
 
     def check(self, cert: x509.Certificate) -> tuple[str, str]:
         """Return (identity, issuer) of ``cert`` or raise ``VerificationError("identity: …")``."""
+        found_github = github_extensions(cert)
+        for name, expected in sorted(self.github.items()):
+            if found_github.get(name) != expected:
+                raise _fail(f"identity: certificate {name} is {found_github.get(name)!r}, "
+                            f"expected {expected!r}")
         subject = certificate_identity(cert)
         issuer = oidc_issuer(cert)
         if subject is None:

@@ -98,3 +98,23 @@ def test_expected_json_sanity(conformance_dir: Path) -> None:
     expected = json.loads(
         (conformance_dir / "bundles/sc-happy-path-v0.3/expected.json").read_text())
     assert (expected["identity"], expected["issuer"]) == (BEACON, GITHUB_ISSUER)
+
+
+def test_github_workflow_flags(conformance_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    case = conformance_dir / "bundles/spy-bundle-v0.3-github-whl-prod"
+    expected = json.loads((case / "expected.json").read_text())
+    ext = expected["fulcio_extensions"]
+    argv = ["verify-blob", "--bundle", str(case / "bundle.json"),
+            "--trusted-root", str(conformance_dir / "trust/public-good-trusted_root.json"),
+            "--certificate-identity", expected["identity"],
+            "--certificate-oidc-issuer", expected["issuer"],
+            "--certificate-github-workflow-trigger", ext["GitHubWorkflowTrigger"],
+            "--certificate-github-workflow-sha", ext["GitHubWorkflowSHA"],
+            "--certificate-github-workflow-name", ext["GitHubWorkflowName"],
+            "--certificate-github-workflow-repository", ext["GitHubWorkflowRepository"],
+            "--certificate-github-workflow-ref", ext["GitHubWorkflowRef"],
+            "--digest", expected["artifact_digest"]]
+    assert main(argv) == 0, capsys.readouterr().err
+    argv[argv.index("--certificate-github-workflow-ref") + 1] = "refs/heads/main"
+    assert main(argv) == 1
+    assert "Error: identity: certificate githubWorkflowRef" in capsys.readouterr().err
