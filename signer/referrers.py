@@ -165,7 +165,7 @@ def bundle_policy(policy: VerificationPolicy) -> Policy:
     if identity is None:
         raise VerificationError("identity: no key and no certificate identity to verify with")
     return IdentityPolicy(identity.identity, identity.identity_regexp, identity.issuer,
-                          identity.issuer_regexp)
+                          identity.issuer_regexp, identity.github_expectations())
 
 
 def _check_claims(result: VerifiedBundle, digest: str, annotations: Mapping[str, str]) -> None:
@@ -208,9 +208,6 @@ def verify_image_bundles(
         try:
             verified = verify_bundle(image_bundle.bundle, artifact, trust,
                                      bundle_policy(policy), options)
-            if policy.identity is not None and verified.certificate is not None and (
-                    policy.identity.github_expectations()):
-                policy.identity.check(verified.certificate)
             if policy.check_claims:
                 _check_claims(verified, digest, policy.annotations)
             results.append(BundleResult(image_bundle, verified=verified))
