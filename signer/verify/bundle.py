@@ -412,15 +412,6 @@ def _check_structure(bundle: Bundle, options: BundleOptions) -> None:
 # -------------------------------------------------------- transparency log
 
 
-def _logs_for(entry: TlogEntry, trust: TrustedRoot) -> list[LogInstance]:
-    logs = trust.tlogs_for(entry.log_id)
-    if not logs:
-        raise _fail(f"transparency log: log ID {entry.log_id.hex()[:16]}… is not in the "
-                    "trusted root", hint="the entry comes from another Sigstore instance; "
-                                         "check --trusted-root")
-    return logs
-
-
 def _verify_set(entry: TlogEntry, logs: Sequence[LogInstance]) -> datetime:
     when = datetime.fromtimestamp(entry.integrated_time, tz=timezone.utc)
     valid = [log for log in logs if log.valid_for.contains(when)]
@@ -725,8 +716,13 @@ def _verify_bundle(bundle: Bundle, artifact: Artifact | None, trust: TrustedRoot
         timestamp_verifier(trust).verify_all(bundle.rfc3161_timestamps, bundle.signature)
         if bundle.rfc3161_timestamps else ([], []))
     set_times: list[datetime] = []
+    unknown: list[TlogEntry] = []
+    verified_entries: list[TlogEntry] = []
     for entry in bundle.tlog_entries:
-        logs = _logs_for(entry, trust)
+        logs = trust.tlogs_for(entry.log_id)
+        if not logs:
+            unknown.append(entry)  # as sigstore-go: does not count, is not an error itself
+            continue
         if not entry.is_rekor_v2 and entry.signed_entry_timestamp is not None:
             set_times.append(_verify_set(entry, logs))
         else:
@@ -742,6 +738,11 @@ def _verify_bundle(bundle: Bundle, artifact: Artifact | None, trust: TrustedRoot
         if entry.inclusion_proof is not None:
             _verify_inclusion(entry, logs)
         _check_body(entry, bundle, signer, artifact or Artifact())
+        verified_entries.append(entry)
+    if options.require_tlog and not verified_entries:
+        raise _fail(f"transparency log: log ID {unknown[0].log_id.hex()[:16]}… is not in the "
+                    "trusted root", hint="the entry comes from another Sigstore instance; "
+                                         "check --trusted-root")
     times = tuple(tsa_times + set_times)
 
     identity = issuer = None
@@ -768,7 +769,7 @@ def _verify_bundle(bundle: Bundle, artifact: Artifact | None, trust: TrustedRoot
     else:
         statement = _check_dsse(bundle, signer, artifact)
     return VerifiedBundle(times, signer.certificate, identity, issuer, statement,
-                          bundle.tlog_entries)
+                          tuple(verified_entries))
 
 
 def verify_legacy_blob_bundle(legacy: LegacyBlobBundle, artifact: Artifact,

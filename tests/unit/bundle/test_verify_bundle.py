@@ -295,3 +295,21 @@ def test_ignoring_the_tlog_without_signed_time_uses_the_clock(conformance_dir: P
     assert result.signed_times == (during,)
     with pytest.raises(VerificationError, match=r"^certificate chain: .*not valid"):
         verify_bundle(bundle, _artifact(path), trust, policy, BundleOptions(require_tlog=False))
+
+
+def test_entries_from_unknown_logs_do_not_count(conformance_dir: Path) -> None:
+    import base64
+    import copy
+
+    path = _case(conformance_dir, "sc-happy-path-v0.3")
+    document = _document(path)
+    entries = document["verificationMaterial"]["tlogEntries"]
+    stranger = copy.deepcopy(entries[0])
+    stranger["logId"]["keyId"] = base64.b64encode(b"\x01" * 32).decode()
+    entries.append(stranger)
+    policy = IdentityPolicy(identity=BEACON, issuer=GITHUB_ISSUER)
+    result = verify_bundle(parse_bundle(document), _artifact(path), _trust(path), policy)
+    assert len(result.tlog_entries) == 1
+    document["verificationMaterial"]["tlogEntries"] = [stranger]
+    with pytest.raises(VerificationError, match=r"^transparency log: log ID 0101"):
+        verify_bundle(parse_bundle(document), _artifact(path), _trust(path), policy)
