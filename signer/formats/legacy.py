@@ -80,7 +80,7 @@ def parse_simple_signing_payload(payload: bytes) -> SimpleSigningClaims:
     """Parse a payload leniently, as cosign does (unknown fields ignored)."""
     try:
         document = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise InputError("signature payload is not JSON") from None
     if not isinstance(document, dict):
         raise InputError("signature payload is not a JSON object")
@@ -131,7 +131,7 @@ class RekorBundle:
         """The canonical Rekor entry body, decoded from base64 JSON."""
         try:
             body = json.loads(base64.b64decode(self.body, validate=True))
-        except (ValueError, binascii.Error):
+        except (ValueError, binascii.Error, RecursionError):
             raise InputError("Rekor bundle body is not base64 JSON") from None
         if not isinstance(body, dict):
             raise InputError("Rekor bundle body is not a JSON object")
@@ -148,7 +148,7 @@ def parse_rekor_bundle(text: str | bytes) -> RekorBundle:
         integrated_time = payload["integratedTime"]
         log_index = payload["logIndex"]
         log_id = payload["logID"]
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, binascii.Error, RecursionError):
         raise InputError("malformed Rekor bundle annotation",
                          hint="expected {SignedEntryTimestamp, Payload{body, integratedTime, "
                               "logIndex, logID}}") from None
@@ -233,7 +233,7 @@ class SignatureLayer:
             return None
         try:
             return base64.b64decode(json.loads(value)["SignedRFC3161Timestamp"], validate=True)
-        except (ValueError, KeyError, TypeError, binascii.Error):
+        except (ValueError, KeyError, TypeError, binascii.Error, RecursionError):
             raise InputError("malformed RFC 3161 timestamp annotation") from None
 
     def descriptor(self) -> Descriptor:
@@ -293,7 +293,7 @@ def parse_signature_manifest(
         raise SizeLimitError("signature manifest is over the size limit")
     try:
         document = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise InputError("signature manifest is not JSON") from None
     if not isinstance(document, dict):
         raise InputError("signature manifest is not a JSON object")
