@@ -168,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
     raw = _read_file(args.bundle, "bundle", _MAX_BUNDLE_BYTES)
     try:
         document = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise InputError(f"bundle: {args.bundle} is not valid JSON") from None
     trust = _load_trust(args)
     try:

@@ -154,7 +154,7 @@ class TlogEntry:
         """The canonicalized body parsed as a JSON object."""
         try:
             document = json.loads(self.canonicalized_body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise _fail("tlog entry body is not JSON") from None
         if not isinstance(document, dict):
             raise _fail("tlog entry body is not a JSON object")
@@ -336,7 +336,7 @@ def parse_bundle(data: bytes | str | Mapping[str, Any]) -> Bundle:
     else:
         try:
             document = json.loads(data)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise _fail("not valid JSON") from None
     if not isinstance(document, Mapping):
         raise _fail("not a JSON object")
@@ -403,7 +403,7 @@ def parse_statement(payload: bytes) -> dict[str, Any]:
     """Parse an in-toto statement (v0.1 or v1) and check its subject list's shape."""
     try:
         statement = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise _fail("DSSE payload is not a JSON in-toto statement") from None
     if not isinstance(statement, dict):
         raise _fail("in-toto statement is not a JSON object")
