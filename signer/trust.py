@@ -215,7 +215,7 @@ class TrustedRoot:
         """Parse trusted_root.json bytes (a ClientTrustConfig's ``trustedRoot`` too)."""
         try:
             document = json.loads(data)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise TrustError(f"{source} is not JSON") from None
         if not isinstance(document, dict):
             raise TrustError(f"{source} is not a JSON object")

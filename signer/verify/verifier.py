@@ -103,7 +103,7 @@ class Verified:
             extra["Bundle"] = self.rekor_bundle.to_object()
         timestamp = self.layer.annotations.get("dev.sigstore.cosign/rfc3161timestamp")
         if timestamp:
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(ValueError, RecursionError):
                 extra["RFC3161Timestamp"] = json.loads(timestamp)
         if extra:
             optional = dict(sorted({**(optional or {}), **extra}.items()))
