@@ -171,7 +171,7 @@ def decrypt_cosign_private_key(envelope_json: bytes, password: bytes,
         nonce = base64.b64decode(cipher["nonce"], validate=True)
         ciphertext = base64.b64decode(envelope["ciphertext"], validate=True)
         kdf_name, cipher_name = kdf["name"], cipher["name"]
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, binascii.Error, RecursionError):
         raise InputError(f"{what} is not a valid cosign encrypted key") from None
     if kdf_name != "scrypt" or cipher_name != "nacl/secretbox":
         raise InputError(f"{what} uses unsupported encryption {kdf_name}/{cipher_name}")

@@ -161,7 +161,7 @@ def fetch_github_token(request_url: str, request_token: str, *,
             hint=PERMISSIONS_HINT if response.status_code in (401, 403) else None)
     try:
         value = json.loads(body)["value"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         value = None
     if not isinstance(value, str) or not value:
         raise IdentityTokenError(

@@ -147,7 +147,7 @@ def _targets(store: RegistryStore, text: str | Reference, recursive: bool) -> li
         return targets
     try:
         children = json.loads(manifest.data).get("manifests") or []
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         raise InputError(f"the index {pinned} is not valid JSON") from None
     for child in children:
         child_digest = child.get("digest") if isinstance(child, dict) else None

@@ -64,7 +64,7 @@ def parse_signing_certificate(body: bytes) -> SigningCertificate:
     """Parse a v2 ``SigningCertificate`` (embedded or detached SCT form)."""
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise SigningError("Fulcio returned a response that is not JSON") from None
     if not isinstance(document, dict):
         raise SigningError("Fulcio returned a response that is not a JSON object")

@@ -270,7 +270,7 @@ class RekorClient:
 def _json(text: bytes) -> Any:
     try:
         return json.loads(text)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise SigningError("Rekor returned a response that is not JSON") from None
 
 

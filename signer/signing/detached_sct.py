@@ -41,7 +41,7 @@ def verify_detached_sct(sct_json: bytes, leaf: x509.Certificate, trust: TrustedR
         timestamp_ms = int(document["timestamp"])
         extensions = base64.b64decode(document.get("extensions") or "", validate=True)
         signed = base64.b64decode(document["signature"], validate=True)
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, binascii.Error, RecursionError):
         raise SigningError("Fulcio returned a malformed detached SCT") from None
     if version != 0 or len(signed) < 4:
         raise SigningError("Fulcio returned a detached SCT of an unknown version or shape")

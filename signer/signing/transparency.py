@@ -50,7 +50,7 @@ def check_entry_body(entry: LogEntry, signature: bytes, verifier_pem: bytes,
         recorded_verifier = base64.b64decode(spec["signature"]["publicKey"]["content"],
                                              validate=True)
         kind, version = body["kind"], body["apiVersion"]
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, binascii.Error, RecursionError):
         raise SigningError("Rekor returned an entry body that is not a hashedrekord") from None
     problems = []
     if (kind, version) != ("hashedrekord", "0.0.1"):
