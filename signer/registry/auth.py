@@ -193,7 +193,7 @@ def fetch_token(session: requests.Session, challenge: Challenge, scopes: Sequenc
     body = read_bounded(response, MAX_TOKEN_RESPONSE_BYTES, "token response")
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise RegistryError(f"token server {realm_host} answered with something other than JSON",
                             hint="check the registry's token realm") from None
     token = document.get("token") or document.get("access_token") if isinstance(

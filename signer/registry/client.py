@@ -99,7 +99,7 @@ class Manifest:
         """The manifest parsed as a JSON object."""
         try:
             document = json.loads(self.data)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise RegistryError(f"manifest {self.digest} is not JSON",
                                 hint="the registry returned a corrupt manifest") from None
         if not isinstance(document, dict):
@@ -175,7 +175,7 @@ def _media_type(content_type: str, data: bytes) -> str:
         return declared
     try:
         field = json.loads(data).get("mediaType")
-    except (ValueError, UnicodeDecodeError, AttributeError):
+    except (ValueError, UnicodeDecodeError, AttributeError, RecursionError):
         field = None
     if isinstance(field, str) and field:
         return field
