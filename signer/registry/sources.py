@@ -370,7 +370,7 @@ def _read_small(store: _Store, name: str, what: str, where: str) -> bytes:
 def _parse_json(data: bytes, what: str, where: str) -> Any:
     try:
         return json.loads(data)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise InputError(f"{what} in {where} is not valid JSON",
                          hint="the image files are corrupt; rebuild the image") from None
 
