@@ -450,8 +450,8 @@ def _verify_inclusion(entry: TlogEntry, logs: Sequence[LogInstance]) -> None:
                 if checkpoint.origin != name:
                     raise _fail(f"checkpoint: origin {checkpoint.origin!r} is not the log's "
                                 f"{name!r}")
-                tlog.verify_checkpoint(checkpoint, log.key, name,
-                                       key_id=log.checkpoint_key_id or log.log_id)
+                # the C2SP key ID follows from the key and its name (signed-note spec)
+                tlog.verify_checkpoint(checkpoint, log.key, name)
             else:
                 tlog.verify_checkpoint(checkpoint, log.key)
             break
