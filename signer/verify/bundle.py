@@ -10,9 +10,11 @@ Order (each failure names its check):
 2. **TSA** — RFC 3161 timestamps over the signature (at most 32, no duplicates). As in
    sigstore-go, a timestamp no trusted authority verifies does not count (it is not an
    error by itself); it fails the bundle only when no other signed time exists.
-3. **transparency log** — per entry: known log; **SET** (Rekor v1) within the log key's
-   ``validFor``; **inclusion proof** against a **checkpoint** signed by the log (Ed25519
-   C2SP notes for Rekor v2); the **log entry** body matches signature, key and artifact.
+3. **transparency log** — per entry of a log in the trusted root (entries of other logs
+   are skipped, as sigstore-go does; at least one must verify): **SET** (Rekor v1)
+   within the log key's ``validFor``; **inclusion proof** against a **checkpoint**
+   signed by the log (Ed25519 C2SP notes for Rekor v2); the **log entry** body matches
+   signature, key and artifact.
 4. signed time — SET integrated times and TSA times (Rekor v2 has only TSA time);
    with ``require_tlog=False`` and none, the current time (as cosign).
 5. **certificate chain** to a Fulcio CA at every signed time; **SCT**; **identity**.
