@@ -8,7 +8,8 @@ Rekor entry with SET). Timed:
   trust parsing, 200 registry requests, every check: SET, Rekor body, chain, SCT,
   identity, signature, claims, validity) -- reported as seconds, images/s;
 * the same through the library (``signer.fetch.verify_images``, one shared client),
-  with the median wall time of one image inside the concurrent run.
+  with the median wall time of one image inside the concurrent run;
+* the median time to verify one image on its own (library, warm client).
 
 There is no peer: cosign cannot be installed here.
 """
@@ -21,7 +22,7 @@ import sys
 from dataclasses import dataclass
 
 from bench.harness import Context, Row
-from signer.fetch import VerifyOptions, verify_images
+from signer.fetch import VerifyOptions, verify_image, verify_images
 from signer.formats.gojson import go_json
 from signer.formats.legacy import OCI_MANIFEST
 from signer.reference import Reference, parse_reference
@@ -33,6 +34,8 @@ from signer.verify.policy import IdentityPolicy
 from signer.verify.verifier import VerificationPolicy
 
 IMAGES = 100
+#: images verified one by one for the per-image latency
+SEQUENTIAL = 20
 
 
 @dataclass
@@ -97,6 +100,18 @@ def run(ctx: Context) -> list[Row]:
             per_image.extend(r.seconds for r in results)
 
         lib = ctx.measure(library)
+
+        alone: list[float] = []
+
+        def one_at_a_time(_i: int) -> None:
+            with RegistryClient() as client:
+                for image in signed.images[:SEQUENTIAL]:
+                    result = verify_image(client, image, options)
+                    if not result.verified:
+                        raise RuntimeError("library verification failed")
+                    alone.append(result.seconds)
+
+        ctx.measure(one_at_a_time)
     finally:
         signed.stack.stop()
     return [
@@ -108,4 +123,6 @@ def run(ctx: Context) -> list[Row]:
             unit="img/s"),
         Row("  per image, inside the concurrent run (median)",
             [statistics.median(per_image)]),
+        Row(f"per image, one at a time (library, median of {SEQUENTIAL} images)",
+            [statistics.median(alone)]),
     ]
