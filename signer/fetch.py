@@ -4,15 +4,21 @@ The only place that joins registry I/O with the pure verifier. For each image:
 resolve the reference (a digest reference is used as is, without fetching the image
 manifest, as cosign does; a tag is resolved with a HEAD request), fetch the
 ``sha256-<hex>.sig`` manifest (from ``--signature-repository`` / ``COSIGN_REPOSITORY``
-if set), fetch every layer blob (bounded count and size, digest-checked), then run
-:func:`signer.verify.verifier.verify_signatures`. Several images are verified
-concurrently over one shared :class:`~signer.registry.client.RegistryClient`.
+if set), fetch every layer blob (bounded count and size, digest-checked), look up in
+Rekor the entry of a signature without a bundle annotation (only with
+``VerifyOptions.rekor_url``), then run :func:`signer.verify.verifier.verify_signatures`.
+Several images are verified concurrently over one shared
+:class:`~signer.registry.client.RegistryClient`. As cosign v3, :func:`verify_images`
+first probes the first image for Sigstore bundle referrers and, if it has any,
+verifies every image by its bundles (:mod:`signer.referrers`).
 
-Library entry point (used by the CLI and the GitHub Action)::
+Library entry points (used by the CLI and the GitHub Action)::
 
+    options = VerifyOptions(trust, policy)          # trust: signer.trust.load_default()
     with RegistryClient() as client:
-        result = verify_image(client, "ghcr.io/o/r:tag", VerifyOptions(trust, policy))
-        result.verified, result.digest, result.passing, result.error
+        results = verify_images(client, ["ghcr.io/o/r:tag"], options)
+        one = verify_image(client, "ghcr.io/o/r@sha256:...", options)   # .sig only
+        one.verified, one.digest, one.passing, one.error, one.exit_code
 """
 
 from __future__ import annotations
