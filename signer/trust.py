@@ -302,6 +302,8 @@ def load_pem_certificates(data: bytes, what: str) -> list[x509.Certificate]:
     """All certificates of a PEM file (at least one)."""
     try:
         certs = x509.load_pem_x509_certificates(data)
+        for cert in certs:
+            _ = cert.extensions  # parsed lazily: a malformed extension must fail here
     except ValueError:
         raise TrustError(f"{what} holds no valid PEM certificate") from None
     return list(certs)

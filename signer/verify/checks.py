@@ -231,7 +231,9 @@ def load_certificate(pem: bytes | None) -> x509.Certificate:
                           hint="keyless verification needs a certificate annotation; "
                                "use --key for key-signed images")
     try:
-        return x509.load_pem_x509_certificate(pem)
+        cert = x509.load_pem_x509_certificate(pem)
+        _ = cert.extensions  # parsed lazily: a malformed extension must fail here
+        return cert
     except ValueError:
         raise CheckFailed(CHECK_CERTIFICATE, "the certificate annotation is not a valid "
                                              "PEM certificate") from None
@@ -242,7 +244,10 @@ def load_chain(pem: bytes | None) -> list[x509.Certificate]:
     if not pem or not pem.strip():
         return []
     try:
-        return list(x509.load_pem_x509_certificates(pem))
+        chain = list(x509.load_pem_x509_certificates(pem))
+        for cert in chain:
+            _ = cert.extensions  # parsed lazily: a malformed extension must fail here
+        return chain
     except ValueError:
         raise CheckFailed(CHECK_CHAIN, "the chain annotation is not valid PEM") from None
 
