@@ -238,7 +238,9 @@ def _media_type_version(media_type: Any) -> tuple[int, int]:
 
 def _certificate(raw: bytes, where: str) -> x509.Certificate:
     try:
-        return x509.load_der_x509_certificate(raw)
+        cert = x509.load_der_x509_certificate(raw)
+        _ = cert.extensions  # parsed lazily: a malformed extension must fail here
+        return cert
     except (ValueError, x509.InvalidVersion):
         raise _fail(f"{where} is not a DER certificate") from None
 
