@@ -151,3 +151,25 @@ def test_sigstore_python_verifies_what_we_wrote(registry: LocalRegistry, sigstor
     with pytest.raises(VerificationError):  # and so does the wrong identity
         verifier.verify_artifact(payload, bundle, Identity(identity="https://example.com/x",
                                                            issuer=sigstore_stack.oidc_issuer_url))
+
+
+def test_identity_token_from_file_and_signature_repository_flag(
+        registry: LocalRegistry, sigstore_stack: Stack, push_image: PushImage,
+        tmp_path: pytest.TempPathFactory) -> None:
+    from pathlib import Path
+
+    ref, image = push_image("tokenfile")
+    token_file = Path(str(tmp_path)) / "token"
+    token = sigstore_stack.issue_token()
+    token_file.write_text(token)
+    other = f"{registry.host}/sign-tests/flag-signatures"
+    result = signer_cli(["sign", *stack_flags(sigstore_stack, registry), "--output", "json",
+                         "--identity-token", f"@{token_file}", "--signature-repository", other,
+                         str(ref)], env={"SIGSTORE_ID_TOKEN": "not.a.token"})
+    assert result.returncode == 0, result.stderr
+    assert token not in result.stderr + result.stdout
+    assert "Warning" not in result.stderr  # @FILE keeps the token out of argv
+    (output,) = json.loads(result.stdout)
+    assert output["signatureRef"].startswith(other + ":sha256-")
+    assert output["digest"] == image.digest
+    assert len(json.loads(skopeo_raw(output["signatureRef"]))["layers"]) == 1
