@@ -304,7 +304,7 @@ def load_pem_certificates(data: bytes, what: str) -> list[x509.Certificate]:
         certs = x509.load_pem_x509_certificates(data)
         for cert in certs:
             _ = cert.extensions  # parsed lazily: a malformed extension must fail here
-    except ValueError:
+    except (ValueError, x509.DuplicateExtension):
         raise TrustError(f"{what} holds no valid PEM certificate") from None
     return list(certs)
 
