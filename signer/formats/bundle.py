@@ -241,7 +241,7 @@ def _certificate(raw: bytes, where: str) -> x509.Certificate:
         cert = x509.load_der_x509_certificate(raw)
         _ = cert.extensions  # parsed lazily: a malformed extension must fail here
         return cert
-    except (ValueError, x509.InvalidVersion):
+    except (ValueError, x509.InvalidVersion, x509.DuplicateExtension):
         raise _fail(f"{where} is not a DER certificate") from None
 
 
