@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -155,11 +156,9 @@ def test_sigstore_python_verifies_what_we_wrote(registry: LocalRegistry, sigstor
 
 def test_identity_token_from_file_and_signature_repository_flag(
         registry: LocalRegistry, sigstore_stack: Stack, push_image: PushImage,
-        tmp_path: pytest.TempPathFactory) -> None:
-    from pathlib import Path
-
+        tmp_path: Path) -> None:
     ref, image = push_image("tokenfile")
-    token_file = Path(str(tmp_path)) / "token"
+    token_file = tmp_path / "token"
     token = sigstore_stack.issue_token()
     token_file.write_text(token)
     other = f"{registry.host}/sign-tests/flag-signatures"
