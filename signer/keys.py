@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
@@ -33,7 +34,7 @@ def load_public_key_pem(data: bytes, what: str = "public key") -> PublicKey:
             key = serialization.load_pem_public_key(data)
         else:
             key = serialization.load_der_public_key(data)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         raise InputError(f"{what} is not a valid PEM public key",
                          hint="expected a '-----BEGIN PUBLIC KEY-----' file") from None
     if isinstance(key, ec.EllipticCurvePublicKey):
@@ -197,7 +198,7 @@ def _checked_private_key(key: object, what: str) -> PrivateKey:
 def _load_pkcs8_der(der: bytes, what: str) -> PrivateKey:
     try:
         key = serialization.load_der_private_key(der, password=None)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         raise InputError(f"{what} does not hold a valid PKCS#8 private key") from None
     return _checked_private_key(key, what)
 
@@ -224,7 +225,7 @@ def load_private_key_bytes(data: bytes, password: PasswordSource = None,
             secret = _resolve_password(password)
             try:
                 key = serialization.load_der_private_key(body, password=secret or None)
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, UnsupportedAlgorithm):
                 raise InputError(f"cannot decrypt {what}: wrong password",
                                  hint="check COSIGN_PASSWORD or the password you typed") from None
             return _checked_private_key(key, what)
@@ -232,7 +233,7 @@ def load_private_key_bytes(data: bytes, password: PasswordSource = None,
             pem = _pem(label, body)
             try:
                 key = serialization.load_pem_private_key(pem, password=None)
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, UnsupportedAlgorithm):
                 raise InputError(f"{what} does not hold a valid {label}") from None
             return _checked_private_key(key, what)
     labels = ", ".join(label for label, _ in blocks)
