@@ -729,7 +729,8 @@ class ActionRun:
             assert self.policy is not None
             self.console.line(f"policy: {self.policy.describe()}")
             outcomes = verify_images(client, [ref for _key, ref in pinned],
-                                     VerifyOptions(trust=trust, policy=policy))
+                                     VerifyOptions(trust=trust, policy=policy,
+                                                   rekor_url=self.inputs.rekor_url))
             for (key, ref), outcome in zip(pinned, outcomes, strict=True):
                 result = self.results[key]
                 result.verified = outcome.verified
