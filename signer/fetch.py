@@ -206,7 +206,7 @@ def _verifier_pem(layer: SignatureLayer, policy: VerificationPolicy) -> bytes | 
     if layer.certificate_pem:
         try:
             cert = x509.load_pem_x509_certificate(layer.certificate_pem)
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):
             return None
         return cert.public_bytes(serialization.Encoding.PEM)  # Rekor's canonical PEM
     return public_key_pem(policy.key) if policy.key is not None else None

@@ -184,7 +184,7 @@ def _authority(obj: Any, where: str) -> CertificateAuthority:
                    f"{where}.certChain.certificates[{i}].rawBytes")
         try:
             chain.append(x509.load_der_x509_certificate(raw))
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):
             raise TrustError(f"trusted root: {where} certificate {i} is not DER") from None
     uri = obj.get("uri")
     return CertificateAuthority(tuple(chain), _validity(obj.get("validFor")),
@@ -304,7 +304,7 @@ def load_pem_certificates(data: bytes, what: str) -> list[x509.Certificate]:
         certs = x509.load_pem_x509_certificates(data)
         for cert in certs:
             _ = cert.extensions  # parsed lazily: a malformed extension must fail here
-    except (ValueError, x509.DuplicateExtension):
+    except (ValueError, x509.InvalidVersion, x509.DuplicateExtension):
         raise TrustError(f"{what} holds no valid PEM certificate") from None
     return list(certs)
 

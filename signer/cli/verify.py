@@ -140,6 +140,7 @@ def _read_annotations(values: list[str]) -> dict[str, str]:
 def _load_key(path: str) -> Any:
     """A PEM public key, or the public key of a PEM certificate."""
     from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
     from signer.errors import InputError
@@ -153,10 +154,10 @@ def _load_key(path: str) -> Any:
     if b"-----BEGIN CERTIFICATE-----" in data:
         try:
             cert = x509.load_pem_x509_certificate(data)
-        except ValueError:
+            spki = cert.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        except (ValueError, x509.InvalidVersion, UnsupportedAlgorithm):
             raise InputError(f"{path} is not a valid PEM certificate") from None
-        spki = cert.public_key().public_bytes(serialization.Encoding.DER,
-                                              serialization.PublicFormat.SubjectPublicKeyInfo)
         return load_public_key_pem(spki, f"certificate {path}")
     return load_public_key_pem(data, f"key {path}")
 

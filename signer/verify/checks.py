@@ -234,7 +234,7 @@ def load_certificate(pem: bytes | None) -> x509.Certificate:
         cert = x509.load_pem_x509_certificate(pem)
         _ = cert.extensions  # parsed lazily: a malformed extension must fail here
         return cert
-    except (ValueError, x509.DuplicateExtension):
+    except (ValueError, x509.InvalidVersion, x509.DuplicateExtension):
         raise CheckFailed(CHECK_CERTIFICATE, "the certificate annotation is not a valid "
                                              "PEM certificate") from None
 
@@ -248,7 +248,7 @@ def load_chain(pem: bytes | None) -> list[x509.Certificate]:
         for cert in chain:
             _ = cert.extensions  # parsed lazily: a malformed extension must fail here
         return chain
-    except (ValueError, x509.DuplicateExtension):
+    except (ValueError, x509.InvalidVersion, x509.DuplicateExtension):
         raise CheckFailed(CHECK_CHAIN, "the chain annotation is not valid PEM") from None
 
 
