@@ -56,7 +56,7 @@ def _certificates(pems: Any) -> list[x509.Certificate]:
         raise SigningError("Fulcio returned a malformed certificate chain")
     try:
         return [x509.load_pem_x509_certificate(p.encode()) for p in pems]
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         raise SigningError("Fulcio returned a certificate that does not parse") from None
 
 
