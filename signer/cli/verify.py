@@ -348,6 +348,11 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"invalid image reference {text!r}: {message}") from None
     if options.policy.ignore_tlog:
         sys.stderr.write(TLOG_WARNING + "\n")
+    if options.policy.identity is not None:
+        from signer.verify.policy import identity_warnings
+
+        for warning in identity_warnings(options.policy.identity):
+            sys.stderr.write(f"WARNING: {warning}\n")
     insecure = [h for h in args.insecure_registry if h != "*"]
     if "*" in args.insecure_registry:
         insecure += [ref.registry for ref in references]

@@ -100,9 +100,16 @@ class IdentityPolicy:
         issuer = oidc_issuer(cert)
         subjects = subject_alternative_names(cert)
         if not self._issuer_matches(issuer) or not self._subject_matches(subjects):
+            case_only = ""
+            if self.identity is not None and self.identity not in subjects and any(
+                    s.lower() == self.identity.lower() for s in subjects):
+                case_only = " (the subject differs only in letter case)"
+            elif self.issuer is not None and issuer and issuer != self.issuer and \
+                    issuer.lower().rstrip("/") == self.issuer.lower().rstrip("/"):
+                case_only = " (the issuer differs only in letter case or a trailing '/')"
             raise VerificationError(
                 f"identity: expected {self.describe_expected()}; found subjects "
-                f"[{', '.join(subjects)}] with issuer {issuer or '(none)'}",
+                f"[{', '.join(subjects)}] with issuer {issuer or '(none)'}{case_only}",
                 hint="check --certificate-identity[-regexp] and "
                      "--certificate-oidc-issuer[-regexp]")
 
@@ -122,6 +129,73 @@ class IdentityPolicy:
         if self.identity is not None:
             return self.identity in subjects
         return True
+
+
+#: an unescaped "." between name characters, as in "github.com" (matches any character)
+_BARE_DOT = re.compile(r"(?<![\\\[])[A-Za-z0-9-]\.(?=[A-Za-z0-9])")
+_REGEXP_HINTS = re.compile(r"\.\*|\.\+|^\^|\$$|\\\.|\(\?|\[[^\]]*\]")
+
+
+def _regexp_warnings(flag: str, pattern: str) -> list[str]:
+    warnings = []
+    if _compile(pattern, flag).search("") is not None:
+        warnings.append(f"{flag} {pattern!r} matches every value: it does not restrict "
+                        "who signed")
+        return warnings
+    if not pattern.startswith(("^", "\\A")):
+        warnings.append(f"{flag} {pattern!r} is not anchored: it is searched anywhere, so "
+                        "any value that merely contains a match passes; start it with ^")
+    elif not pattern.endswith(("$", "\\Z", "/", "@", ".*", ".+")) and \
+            pattern[-1:].isalnum():
+        example = pattern.lstrip("^").replace("\\.", ".") + "-evil"
+        warnings.append(f"{flag} {pattern!r} has no end anchor: longer values such as "
+                        f"{example!r} also match; end it with $ (or /)")
+    for match in _BARE_DOT.finditer(pattern):
+        start, end = match.start(), match.end()
+        while start > 0 and (pattern[start - 1].isalnum() or pattern[start - 1] in ".-"):
+            start -= 1
+        while end < len(pattern) and (pattern[end].isalnum() or pattern[end] in ".-"):
+            end += 1
+        word = pattern[start:end]
+        warnings.append(f"{flag}: the '.' in {word!r} matches any character; write '\\.' "
+                        "for a literal dot")
+        break
+    return warnings
+
+
+def _exact_warnings(flag: str, value: str) -> list[str]:
+    warnings = []
+    if _REGEXP_HINTS.search(value):
+        warnings.append(f"{flag} is compared exactly, but {value!r} looks like a regular "
+                        f"expression; did you mean {flag}-regexp?")
+    scheme, sep, rest = value.partition("://")
+    host = rest.split("/", 1)[0] if sep else ""
+    if host != host.lower() or scheme != scheme.lower():
+        warnings.append(f"{flag} {value!r} has upper-case letters in its scheme or host; "
+                        "certificates carry them in lower case and the comparison is "
+                        "case-sensitive")
+    return warnings
+
+
+def identity_warnings(policy: IdentityPolicy) -> list[str]:
+    """Where a keyless policy may not mean what its author thinks (cosign pitfalls):
+    unanchored or match-everything regular expressions, a bare '.' in a host name, an
+    exact value that looks like a regular expression, upper-case hosts and an issuer
+    with a trailing '/'. One line each, for the CLI to print as warnings."""
+    warnings: list[str] = []
+    if policy.identity_regexp is not None:
+        warnings += _regexp_warnings("--certificate-identity-regexp", policy.identity_regexp)
+    if policy.issuer_regexp is not None:
+        warnings += _regexp_warnings("--certificate-oidc-issuer-regexp", policy.issuer_regexp)
+    if policy.identity is not None:
+        warnings += _exact_warnings("--certificate-identity", policy.identity)
+    if policy.issuer is not None:
+        warnings += _exact_warnings("--certificate-oidc-issuer", policy.issuer)
+        if policy.issuer.endswith("/"):
+            warnings.append(f"--certificate-oidc-issuer {policy.issuer!r} ends with '/'; "
+                            "issuers are compared exactly (GitHub's is "
+                            "'https://token.actions.githubusercontent.com')")
+    return warnings
 
 
 SIGNED_IDENTITY_KINDS = ("any", "match-repository", "match-exact", "exact-reference",
