@@ -169,6 +169,19 @@ def test_manifest_over_the_size_cap(hostile: Callable[[], HostileServer], pub: P
     assert seconds < 30
 
 
+def test_deeply_nested_manifest_from_the_registry(hostile: Callable[[], HostileServer],
+                                                 pub: Path) -> None:
+    """Regression (found by hardening): 200000 nested '[' in a .sig manifest raised
+    RecursionError ("internal error"); now one line, exit 1."""
+    server = hostile()
+    nested = b"[" * 200_000 + b"]" * 200_000
+    server.routes = {"GET /v2/": _ok_ping, f"GET {_sig_path()}": lambda h: h.reply(
+        200, nested, {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})}
+    code, stderr, _ = _verify(server.host, pub)
+    line = _one_error(stderr)
+    assert code == 1 and "JSON" in line, stderr
+
+
 def test_signature_blob_larger_than_declared(hostile: Callable[[], HostileServer],
                                              pub: Path) -> None:
     """A layer blob that is bigger than the payload cap is refused while reading."""
