@@ -761,7 +761,7 @@ class ActionRun:
     def _verification_policy(self) -> Any:
         """The library policy for :attr:`policy` (identity, public key or signing key)."""
         from signer.errors import UsageError
-        from signer.verify.policy import IdentityPolicy
+        from signer.verify.policy import IdentityPolicy, identity_warnings
         from signer.verify.verifier import VerificationPolicy
 
         policy = self.policy
@@ -774,9 +774,12 @@ class ActionRun:
         if policy.public_key:
             return VerificationPolicy(key=self._public_key(policy.public_key),
                                       ignore_tlog=ignore_tlog)
-        return VerificationPolicy(identity=IdentityPolicy(
+        identity = IdentityPolicy(
             identity=policy.identity, identity_regexp=policy.identity_regexp,
-            issuer=policy.issuer, issuer_regexp=policy.issuer_regexp), ignore_tlog=ignore_tlog)
+            issuer=policy.issuer, issuer_regexp=policy.issuer_regexp)
+        for warning in identity_warnings(identity):  # cosign's policy pitfalls, as inputs
+            self.console.warning(warning.replace("--certificate-", "certificate-"))
+        return VerificationPolicy(identity=identity, ignore_tlog=ignore_tlog)
 
     def _public_key(self, text: str) -> Any:
         from signer.keys import load_public_key_pem

@@ -105,6 +105,15 @@ def test_verify_mode_defaults_to_this_repository_and_rejects_another(
     assert ok.outputs["rekor-entry-url"].startswith(action.stack.rekor_url + "/api/v1/log/")
     assert "::notice::no certificate-identity given" in ok.log
 
+    assert "::warning::" not in ok.log  # the default policy is anchored and escaped
+
+    loose = action.run({"mode": "verify", "images": f"{repo}:v2", **trust, **issuer,
+                        "certificate-identity-regexp": "octo-org/octo-repo"})
+    assert loose.succeeded, loose.log
+    warnings = [line for line in loose.log.splitlines() if line.startswith("::warning::")]
+    assert warnings and "certificate-identity-regexp" in warnings[0]
+    assert "not anchored" in warnings[0] and "--certificate" not in warnings[0]
+
     other = action.run({"mode": "verify", "images": f"{repo}:v2", **trust, **issuer},
                        repository="someone-else/octo-repo")
     assert other.exit_code == 12
