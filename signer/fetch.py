@@ -198,15 +198,15 @@ def _expected_entry_uuid(layer: SignatureLayer, signature: bytes, verifier_pem: 
 
 
 def _verifier_pem(layer: SignatureLayer, policy: VerificationPolicy) -> bytes | None:
-    from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
+    from signer.certificates import MalformedCertificateError, parse_pem_certificate
     from signer.keys import public_key_pem
 
     if layer.certificate_pem:
         try:
-            cert = x509.load_pem_x509_certificate(layer.certificate_pem)
-        except (ValueError, x509.InvalidVersion):
+            cert = parse_pem_certificate(layer.certificate_pem)
+        except MalformedCertificateError:
             return None
         return cert.public_bytes(serialization.Encoding.PEM)  # Rekor's canonical PEM
     return public_key_pem(policy.key) if policy.key is not None else None

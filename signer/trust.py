@@ -26,6 +26,11 @@ from typing import Any
 
 from cryptography import x509
 
+from signer.certificates import (
+    MalformedCertificateError,
+    parse_der_certificate,
+    parse_pem_certificates,
+)
 from signer.errors import InputError, TrustError
 from signer.keys import PublicKey, load_public_key_pem, public_key_der
 
@@ -183,8 +188,8 @@ def _authority(obj: Any, where: str) -> CertificateAuthority:
         raw = _b64(cert_obj.get("rawBytes") if isinstance(cert_obj, dict) else None,
                    f"{where}.certChain.certificates[{i}].rawBytes")
         try:
-            chain.append(x509.load_der_x509_certificate(raw))
-        except (ValueError, x509.InvalidVersion):
+            chain.append(parse_der_certificate(raw))
+        except MalformedCertificateError:
             raise TrustError(f"trusted root: {where} certificate {i} is not DER") from None
     uri = obj.get("uri")
     return CertificateAuthority(tuple(chain), _validity(obj.get("validFor")),
@@ -301,12 +306,9 @@ def _read(path: str | Path, what: str) -> bytes:
 def load_pem_certificates(data: bytes, what: str) -> list[x509.Certificate]:
     """All certificates of a PEM file (at least one)."""
     try:
-        certs = x509.load_pem_x509_certificates(data)
-        for cert in certs:
-            _ = cert.extensions  # parsed lazily: a malformed extension must fail here
-    except (ValueError, x509.InvalidVersion, x509.DuplicateExtension):
+        return parse_pem_certificates(data)
+    except MalformedCertificateError:
         raise TrustError(f"{what} holds no valid PEM certificate") from None
-    return list(certs)
 
 
 def _is_self_signed(cert: x509.Certificate) -> bool:

@@ -139,10 +139,10 @@ def _read_annotations(values: list[str]) -> dict[str, str]:
 
 def _load_key(path: str) -> Any:
     """A PEM public key, or the public key of a PEM certificate."""
-    from cryptography import x509
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
+    from signer.certificates import MalformedCertificateError, parse_pem_certificate
     from signer.errors import InputError
     from signer.keys import load_public_key_pem
 
@@ -153,10 +153,10 @@ def _load_key(path: str) -> Any:
         raise InputError(f"cannot read key {path}: {exc.strerror}") from None
     if b"-----BEGIN CERTIFICATE-----" in data:
         try:
-            cert = x509.load_pem_x509_certificate(data)
+            cert = parse_pem_certificate(data)
             spki = cert.public_key().public_bytes(
                 serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-        except (ValueError, x509.InvalidVersion, UnsupportedAlgorithm):
+        except (MalformedCertificateError, UnsupportedAlgorithm):
             raise InputError(f"{path} is not a valid PEM certificate") from None
         return load_public_key_pem(spki, f"certificate {path}")
     return load_public_key_pem(data, f"key {path}")

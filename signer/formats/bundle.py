@@ -21,6 +21,11 @@ from typing import Any
 
 from cryptography import x509
 
+from signer.certificates import (
+    MalformedCertificateError,
+    parse_der_certificate,
+    parse_pem_certificate,
+)
 from signer.errors import InputError
 from signer.formats.legacy import RekorBundle, parse_rekor_bundle
 
@@ -238,10 +243,8 @@ def _media_type_version(media_type: Any) -> tuple[int, int]:
 
 def _certificate(raw: bytes, where: str) -> x509.Certificate:
     try:
-        cert = x509.load_der_x509_certificate(raw)
-        _ = cert.extensions  # parsed lazily: a malformed extension must fail here
-        return cert
-    except (ValueError, x509.InvalidVersion, x509.DuplicateExtension):
+        return parse_der_certificate(raw)
+    except MalformedCertificateError:
         raise _fail(f"{where} is not a DER certificate") from None
 
 
@@ -451,8 +454,8 @@ def parse_legacy_blob_bundle(document: Mapping[str, Any]) -> LegacyBlobBundle:
         if b"-----BEGIN" not in pem:
             raise _fail("cert is not a base64 PEM certificate")
         try:
-            certificate = x509.load_pem_x509_certificate(pem)
-        except (ValueError, x509.InvalidVersion):
+            certificate = parse_pem_certificate(pem)
+        except MalformedCertificateError:
             raise _fail("cert is not a valid PEM certificate") from None
     rekor_bundle = None
     rekor_value = document.get("rekorBundle")

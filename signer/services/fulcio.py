@@ -15,6 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from signer.certificates import MalformedCertificateError, parse_pem_certificate
 from signer.errors import ResponseCutError, SigningError
 from signer.oidc import IdentityToken
 from signer.services import PUBLIC_GOOD_FULCIO_URL, TransientServiceError, with_retries
@@ -55,8 +56,8 @@ def _certificates(pems: Any) -> list[x509.Certificate]:
     if not isinstance(pems, list) or not all(isinstance(p, str) for p in pems):
         raise SigningError("Fulcio returned a malformed certificate chain")
     try:
-        return [x509.load_pem_x509_certificate(p.encode()) for p in pems]
-    except (ValueError, x509.InvalidVersion):
+        return [parse_pem_certificate(p.encode()) for p in pems]
+    except MalformedCertificateError:
         raise SigningError("Fulcio returned a certificate that does not parse") from None
 
 

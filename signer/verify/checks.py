@@ -20,6 +20,11 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
+from signer.certificates import (
+    MalformedCertificateError,
+    parse_pem_certificate,
+    parse_pem_certificates,
+)
 from signer.errors import InputError, VerificationError
 from signer.formats.legacy import RekorBundle, SignatureLayer, SimpleSigningClaims
 from signer.keys import PublicKey, public_key_der
@@ -231,10 +236,8 @@ def load_certificate(pem: bytes | None) -> x509.Certificate:
                           hint="keyless verification needs a certificate annotation; "
                                "use --key for key-signed images")
     try:
-        cert = x509.load_pem_x509_certificate(pem)
-        _ = cert.extensions  # parsed lazily: a malformed extension must fail here
-        return cert
-    except (ValueError, x509.InvalidVersion, x509.DuplicateExtension):
+        return parse_pem_certificate(pem)
+    except MalformedCertificateError:
         raise CheckFailed(CHECK_CERTIFICATE, "the certificate annotation is not a valid "
                                              "PEM certificate") from None
 
@@ -244,11 +247,8 @@ def load_chain(pem: bytes | None) -> list[x509.Certificate]:
     if not pem or not pem.strip():
         return []
     try:
-        chain = list(x509.load_pem_x509_certificates(pem))
-        for cert in chain:
-            _ = cert.extensions  # parsed lazily: a malformed extension must fail here
-        return chain
-    except (ValueError, x509.InvalidVersion, x509.DuplicateExtension):
+        return parse_pem_certificates(pem)
+    except MalformedCertificateError:
         raise CheckFailed(CHECK_CHAIN, "the chain annotation is not valid PEM") from None
 
 

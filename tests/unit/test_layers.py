@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "errors": 0,
     "reference": 1,
     "digest": 1,
+    "certificates": 1,
     "keys": 1,
     "trust": 1,
     "formats": 2,
