@@ -53,12 +53,7 @@ from signer.formats.bundle import (
 from signer.keys import PublicKey
 from signer.trust import LogInstance, TrustedRoot
 from signer.verify import tlog
-from signer.verify.certs import (
-    OID_OTHERNAME_SAN,
-    decode_der_utf8_string,
-    github_extensions,
-    oidc_issuer,
-)
+from signer.verify.certs import certificate_identity, github_extensions, oidc_issuer
 from signer.verify.chain import verify_certificate_chain
 from signer.verify.sct import issuer_for_sct, verify_embedded_sct
 from signer.verify.tsa import timestamp_verifier
@@ -240,41 +235,6 @@ def _search(pattern: str, value: str) -> bool:
         return re.search(pattern, value) is not None
     except re.error as err:
         raise InputError(f"invalid regular expression {pattern!r}: {err}") from None
-
-
-def _othername(value: bytes) -> str | None:
-    data = value
-    try:
-        if data and data[0] == 0xA0:  # [0] EXPLICIT around the UTF8String
-            length_byte = data[1]
-            start = 2
-            if length_byte & 0x80:
-                count = length_byte & 0x7F
-                start = 2 + count
-            data = data[start:]
-        return decode_der_utf8_string(data)
-    except (ValueError, IndexError, UnicodeDecodeError):
-        return None
-
-
-def certificate_identity(cert: x509.Certificate) -> str | None:
-    """The identity sigstore-go matches: first URI SAN, else e-mail, else otherName."""
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return None
-    uris = san.get_values_for_type(x509.UniformResourceIdentifier)
-    if uris:
-        return uris[0]
-    emails = san.get_values_for_type(x509.RFC822Name)
-    if emails:
-        return emails[0]
-    for other in san.get_values_for_type(x509.OtherName):
-        if other.type_id == OID_OTHERNAME_SAN:
-            value = _othername(other.value)
-            if value is not None:
-                return value
-    return None
 
 
 # ------------------------------------------------------------ small helpers

@@ -106,7 +106,7 @@ def github_extensions(cert: x509.Certificate) -> dict[str, str]:
     return found
 
 
-def _othername_value(name: x509.OtherName) -> str | None:
+def fulcio_othername(name: x509.OtherName) -> str | None:
     """A Fulcio otherName SAN (type 1.7): a UTF8String, possibly inside [0] EXPLICIT."""
     if name.type_id != OID_OTHERNAME_SAN:
         return None
@@ -133,10 +133,30 @@ def subject_alternative_names(cert: x509.Certificate) -> list[str]:
     names += [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
     names += san.get_values_for_type(x509.UniformResourceIdentifier)
     for other in san.get_values_for_type(x509.OtherName):
-        value = _othername_value(other)
+        value = fulcio_othername(other)
         if value is not None:
             names.append(value)
     return names
+
+
+def certificate_identity(cert: x509.Certificate) -> str | None:
+    """The identity sigstore-go (and cosign's bundle path) matches: the first URI SAN,
+    else the first e-mail SAN, else a Fulcio otherName SAN (cosign-format.md §4.4)."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+    uris = san.get_values_for_type(x509.UniformResourceIdentifier)
+    if uris:
+        return uris[0]
+    emails = san.get_values_for_type(x509.RFC822Name)
+    if emails:
+        return emails[0]
+    for other in san.get_values_for_type(x509.OtherName):
+        value = fulcio_othername(other)
+        if value is not None:
+            return value
+    return None
 
 
 def certificate_subject(cert: x509.Certificate) -> str | None:
