@@ -380,15 +380,8 @@ def _verify_set(entry: TlogEntry, logs: Sequence[LogInstance]) -> datetime:
     if not valid:
         raise _fail(f"SET: the log key is not valid at the integrated time "
                     f"{when:%Y-%m-%dT%H:%M:%SZ} in the trusted root")
-    last: VerificationError | None = None
-    for log in valid:
-        try:
-            tlog.verify_set(entry.set_fields(), log.key)
-            return when
-        except VerificationError as err:
-            last = err
-    assert last is not None
-    raise last
+    tlog.verify_set_with_any_key(entry.set_fields(), [log.key for log in valid])
+    return when
 
 
 def _host(url: str) -> str:

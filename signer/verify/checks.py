@@ -185,15 +185,12 @@ def check_set(bundle: RekorBundle, trust: TrustedRoot, now: datetime) -> datetim
             if known else "rekor log public key not found for payload "
                           f"(log ID {bundle.log_id[:16]}…)",
             hint="the trusted root (or SIGSTORE_REKOR_PUBLIC_KEY) does not hold this log's key")
-    last: VerificationError | None = None
-    for log in logs:
-        try:
-            tlog.verify_set(bundle, log.key)
-            return integrated
-        except VerificationError as err:
-            last = err
-    assert last is not None
-    raise CheckFailed(CHECK_TLOG, f"unable to verify SET ({last.message})", hint=last.hint)
+    try:
+        tlog.verify_set_with_any_key(bundle, [log.key for log in logs])
+    except VerificationError as err:
+        raise CheckFailed(CHECK_TLOG, f"unable to verify SET ({err.message})",
+                          hint=err.hint) from None
+    return integrated
 
 
 def layer_rekor_bundle(layer: SignatureLayer) -> RekorBundle | None:

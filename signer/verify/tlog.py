@@ -40,6 +40,7 @@ __all__ = [
     "verify_consistency",
     "verify_inclusion",
     "verify_set",
+    "verify_set_with_any_key",
     "verify_signature",
 ]
 
@@ -239,6 +240,19 @@ def verify_set(entry: SetFields | Mapping[str, Any], public_key: Any) -> None:
     if not verify_signature(public_key, signature, payload):
         raise VerificationError("SET: signature does not verify with the transparency log key",
                                 hint="the log entry was altered or the trusted Rekor key is wrong")
+
+
+def verify_set_with_any_key(entry: SetFields | Mapping[str, Any], keys: Sequence[Any]) -> None:
+    """Verify a SET with the first of ``keys`` that verifies it (several trusted log
+    instances may share a log ID); raise the last key's error if none does."""
+    last: VerificationError | None = None
+    for key in keys:
+        try:
+            verify_set(entry, key)
+            return
+        except VerificationError as err:
+            last = err
+    raise last or VerificationError("SET: no transparency log key to verify it with")
 
 
 # ----------------------------------------------------------------------- Merkle

@@ -340,3 +340,17 @@ def test_generated_ecdsa_checkpoint_with_extra_line_and_bad_signature() -> None:
 def test_malformed_checkpoints_are_rejected(text: str) -> None:
     with pytest.raises(VerificationError, match="checkpoint"):
         tlog.parse_checkpoint(text)
+
+
+def test_set_with_any_key_tries_each_key_and_reports_the_last_failure() -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    other = ec.generate_private_key(ec.SECP256R1()).public_key()
+    entry = {"body": _b64(b"{}"), "integrated_time": 1700000000, "log_id": "cd" * 32,
+             "log_index": 7}
+    payload = tlog.set_payload(_b64(b"{}"), 1700000000, "cd" * 32, 7)
+    entry["signed_entry_timestamp"] = key.sign(payload, ec.ECDSA(hashes.SHA256()))
+    tlog.verify_set_with_any_key(entry, [other, key.public_key()])
+    with pytest.raises(VerificationError, match="does not verify"):
+        tlog.verify_set_with_any_key(entry, [other])
+    with pytest.raises(VerificationError, match="no transparency log key"):
+        tlog.verify_set_with_any_key(entry, [])
