@@ -178,14 +178,20 @@ class RekorClient:
         """Fetch an entry by UUID or EntryID."""
         if not _ENTRY_ID_RE.fullmatch(uuid.lower()):
             raise SigningError(f"invalid Rekor entry UUID {uuid[:90]!r}")
-        entry = self._lookup(uuid)
+        try:
+            entry = self._lookup(uuid)
+        except TransientServiceError as failure:  # public API: only signer errors leave
+            raise failure.error from None
         if entry is None:
             raise SigningError(f"Rekor has no entry {uuid}")
         return entry
 
     def get_entry_by_index(self, index: int) -> LogEntry:
         """Fetch an entry by its global log index."""
-        document = self._get(f"{self.url}{ENTRIES_PATH}", params={"logIndex": str(index)})
+        try:
+            document = self._get(f"{self.url}{ENTRIES_PATH}", params={"logIndex": str(index)})
+        except TransientServiceError as failure:  # public API: only signer errors leave
+            raise failure.error from None
         if document is None:
             raise SigningError(f"Rekor has no entry at index {index}")
         return parse_log_entry(document)
