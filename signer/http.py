@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from signer import __version__
@@ -127,6 +128,11 @@ def describe_exception(exc: requests.RequestException, url: str) -> NetworkError
     if isinstance(exc, requests.exceptions.SSLError):
         return NetworkError(f"TLS verification failed for {host}",
                             hint="check the server certificate or pass a CA bundle")
+    if isinstance(exc, requests.exceptions.ConnectionError) and isinstance(
+            getattr(exc.args[0] if exc.args else None, "reason", None), ReadTimeoutError):
+        # after retries, urllib3 reports read timeouts as a ConnectionError(MaxRetryError)
+        return NetworkError(f"{host} did not answer in time",
+                            hint="the service is slow or unreachable; try again")
     if isinstance(exc, requests.exceptions.ConnectionError):
         return NetworkError(f"cannot connect to {host}",
                             hint="check the address and that the service is running")
