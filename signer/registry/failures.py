@@ -54,7 +54,9 @@ def exception_error(exc: requests.RequestException, host: str) -> NetworkError:
         return NetworkError(f"connection to {host} refused",
                             hint="nothing is listening there; check the host, port and that "
                                  "the registry is running")
-    if isinstance(exc, requests.exceptions.Timeout):
+    # after retries, urllib3 reports read timeouts as a ConnectionError(MaxRetryError)
+    if isinstance(exc, requests.exceptions.Timeout) or any(
+            isinstance(c, (urllib3.exceptions.ReadTimeoutError, TimeoutError)) for c in causes):
         return NetworkError(f"{host} did not answer in time",
                             hint="the registry is slow or unreachable; try again")
     if isinstance(exc, requests.exceptions.ConnectionError):
