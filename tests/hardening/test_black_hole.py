@@ -1,0 +1,95 @@
+"""A service that accepts connections and never answers (a black hole): the error
+says it did not answer in time (it used to say "connection reset or cut"), after
+a bounded time = read timeout x attempts. Short client timeouts keep this fast; the
+product's defaults (5 s connect, 30 s read, 3 retries) give about 2 minutes per
+registry call and 4 minutes for ``signer verify`` (measured, see README.md)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from signer.errors import Error
+from signer.keys import PrivateKey
+from signer.reference import parse_reference
+from signer.registry.client import RegistryClient
+from signer.services.rekor import RekorClient
+from signer.testing.faultproxy import FaultProxy
+from signer.testing.registry import LocalRegistry
+from signer.testing.stack import Stack
+from tests.hardening.conftest import KEY_PASSWORD, PushImage, signer_cli
+
+
+@pytest.fixture
+def black_hole() -> Iterator[str]:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join(timeout=5)
+    for conn in held:
+        conn.close()
+    listener.close()
+
+
+def test_registry_black_hole_is_a_timeout(black_hole: str) -> None:
+    started = time.monotonic()
+    with RegistryClient(insecure=(black_hole,), timeout=(1.0, 1.0), retries=1) as client, \
+            pytest.raises(Error) as raised:
+        client.resolve_digest(parse_reference(f"{black_hole}/r:v1"))
+    seconds = time.monotonic() - started
+    assert "did not answer in time" in raised.value.message, raised.value.message
+    assert seconds < 15
+
+
+def test_rekor_black_hole_is_a_timeout(black_hole: str) -> None:
+    rekor = RekorClient(f"http://{black_hole}", attempts=1, timeout=(1.0, 1.0))
+    started = time.monotonic()
+    try:
+        with pytest.raises(Error) as raised:
+            rekor.get_entry("ab" * 32)
+    finally:
+        rekor.close()
+    assert "did not answer in time" in raised.value.message, raised.value.message
+    assert time.monotonic() - started < 15
+
+
+@pytest.mark.slow
+def test_verify_lookup_with_rekor_failing_is_not_an_internal_error(
+        sigstore_stack: Stack, rekor_proxy: FaultProxy, registry: LocalRegistry,
+        push_image: PushImage, key_pair: tuple[Path, Path, PrivateKey]) -> None:
+    """Regression (found by hardening): a signature without a Rekor bundle makes verify
+    look the entry up; Rekor answering 503 leaked TransientServiceError ("internal
+    error"). Now the signature just fails the transparency-log check (exit 12)."""
+    key_path, pub_path, _ = key_pair
+    image = str(push_image("lookup-503"))
+    signed = signer_cli(["sign", "--key", str(key_path), "--tlog-upload=false",
+                         "--insecure-registry", registry.host, image],
+                        env={"COSIGN_PASSWORD": KEY_PASSWORD})
+    assert signed.returncode == 0, signed.stderr
+    rekor_proxy.down("503")
+    result = signer_cli(["verify", "--key", str(pub_path), "--rekor-url", rekor_proxy.url,
+                         "--trusted-root", str(sigstore_stack.trusted_root_path),
+                         "--insecure-registry", registry.host, image])
+    assert result.returncode == 12, result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert rekor_proxy.injected >= 1
