@@ -116,8 +116,8 @@ def _pem(label: str, der: bytes) -> bytes:
             + f"-----END {label}-----\n").encode()
 
 
-def _pem_blocks(data: bytes) -> list[tuple[str, bytes]]:
-    """(label, decoded body) of every PEM block in ``data``."""
+def pem_blocks(data: bytes) -> list[tuple[str, bytes]]:
+    """(label, decoded body) of every PEM block in ``data``; ``InputError`` on bad base64."""
     blocks = []
     for match in _PEM_RE.finditer(data):
         label = match.group(1).decode()
@@ -213,7 +213,7 @@ def load_private_key_bytes(data: bytes, password: PasswordSource = None,
 
     ``password`` is only resolved (a prompt, say) when the key is encrypted.
     """
-    blocks = _pem_blocks(data)
+    blocks = pem_blocks(data)
     if not blocks:
         raise InputError(f"{what} is not a PEM file",
                          hint="expected a cosign.key or a '-----BEGIN PRIVATE KEY-----' file")

@@ -50,7 +50,7 @@ from signer.formats.bundle import (
     TlogEntry,
     parse_statement,
 )
-from signer.keys import PublicKey
+from signer.keys import PublicKey, pem_blocks
 from signer.trust import LogInstance, TrustedRoot
 from signer.verify import tlog
 from signer.verify.certs import certificate_identity, github_extensions, oidc_issuer
@@ -285,7 +285,10 @@ class _Signer:
 
         Compared by DER bytes: Rekor re-encodes PEM, so text never matches reliably.
         """
-        blocks = _pem_blocks(pem)
+        try:
+            blocks = pem_blocks(pem)
+        except InputError:
+            return False
         if not blocks:
             return False
         label, der = blocks[0]
@@ -305,28 +308,6 @@ class _Signer:
 
     def matches_der_key(self, der: bytes) -> bool:
         return self.certificate is None and der == self.key_der
-
-
-def _pem_blocks(pem: bytes) -> list[tuple[str, bytes]]:
-    """(label, DER) of each PEM block; malformed base64 yields no block."""
-    blocks = []
-    pos = 0
-    while (start := pem.find(b"-----BEGIN ", pos)) >= 0:
-        label_end = pem.find(b"-----", start + 11)
-        if label_end < 0:
-            return []
-        label = pem[start + 11:label_end]
-        footer = b"-----END " + label + b"-----"
-        end = pem.find(footer, label_end + 5)
-        if end < 0:
-            return []
-        try:
-            der = base64.b64decode(b"".join(pem[label_end + 5:end].split()), validate=True)
-        except (ValueError, binascii.Error):
-            return []
-        blocks.append((label.decode("ascii", errors="replace"), der))
-        pos = end + len(footer)
-    return blocks
 
 
 def _verify_prehashed(key: Any, signature: bytes, digest: bytes, algorithm: str) -> bool:
