@@ -13,12 +13,11 @@ import json
 from datetime import datetime, timezone
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives import serialization
 
 from signer.errors import SigningError
 from signer.trust import TrustedRoot
+from signer.verify.sct import verify_sct_signature
 
 _SHA256 = 4
 _X509_ENTRY = 0
@@ -55,16 +54,6 @@ def verify_detached_sct(sct_json: bytes, leaf: x509.Certificate, trust: TrustedR
         raise SigningError(f"the detached SCT is from CT log {log_id.hex()[:16]}…, which the "
                            "trusted root does not list (at that time)")
     data = _signed_data(version, timestamp_ms, leaf, extensions)
-    for log in logs:
-        key = log.key
-        try:
-            if isinstance(key, ec.EllipticCurvePublicKey):
-                key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
-            elif isinstance(key, rsa.RSAPublicKey):
-                key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
-            else:
-                continue
-        except InvalidSignature:
-            continue
+    if any(verify_sct_signature(log.key, signature, data) for log in logs):
         return when
     raise SigningError("the detached SCT does not verify with the CT log's key")

@@ -54,7 +54,9 @@ def _signed_data(sct: SignedCertificateTimestamp,
     ])
 
 
-def _verify(key: object, signature: bytes, data: bytes) -> bool:
+def verify_sct_signature(key: object, signature: bytes, data: bytes) -> bool:
+    """True if an SCT's SHA-256 signature (ECDSA or RSA PKCS#1 v1.5) over ``data``
+    verifies with the CT log's ``key``; other key types never verify."""
     try:
         if isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
@@ -111,7 +113,7 @@ def verify_embedded_sct(leaf: x509.Certificate, issuer_cert: x509.Certificate,
             problems.append("SCT is not for a precertificate")
             continue
         data = _signed_data(sct, issuer_key_hash, tbs)
-        if any(_verify(log.key, sct.signature, data) for log in logs):
+        if any(verify_sct_signature(log.key, sct.signature, data) for log in logs):
             return when
         problems.append("signature does not verify with the CT log key")
     raise VerificationError(f"SCT: {'; '.join(problems)}",
