@@ -95,7 +95,8 @@ def test_thirty_percent_faults_20_signs_100_verifies(
         sigstore_stack: Stack, registry_proxy: FaultProxy, fulcio_proxy: FaultProxy,
         rekor_proxy: FaultProxy, push_image: PushImage,
         key_pair: tuple[Path, Path, PrivateKey]) -> None:
-    """With 30% of requests failing, every sign and every verify succeeds."""
+    """With 30% of requests failing, every sign and every verify succeeds (and 30 more
+    Fulcio certificate requests, so Fulcio meets every fault kind)."""
     trust = TrustedRoot.from_file(sigstore_stack.trusted_root_path)
     images = [via(push_image("faults"), registry_proxy.host) for _ in range(20)]
     for seed, proxy in enumerate((registry_proxy, fulcio_proxy, rekor_proxy), start=11):
@@ -116,6 +117,22 @@ def test_thirty_percent_faults_20_signs_100_verifies(
             except Error as error:
                 failures.append(f"sign {number}: {error.diagnostics()}")
         sign_seconds = time.monotonic() - started
+        # more certificate requests, so Fulcio sees faults of every kind too
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        from signer.oidc import parse_identity_token
+        from signer.services.fulcio import FulcioClient
+
+        fulcio = FulcioClient(fulcio_proxy.url, attempts=RETRIES, backoff=0.2)
+        token = parse_identity_token(sigstore_stack.issue_token())
+        try:
+            for number in range(30):
+                try:
+                    fulcio.request_certificate(ec.generate_private_key(ec.SECP256R1()), token)
+                except Error as error:
+                    failures.append(f"certificate {number}: {error.diagnostics()}")
+        finally:
+            fulcio.close()
         key_policy = VerificationPolicy(key=key.public_key())
         identity_policy = VerificationPolicy(identity=IdentityPolicy(
             identity=sigstore_stack.default_identity, issuer=sigstore_stack.oidc_issuer_url))
@@ -139,4 +156,4 @@ def test_thirty_percent_faults_20_signs_100_verifies(
     assert verified == 100
     assert entries == 20  # one Rekor entry per sign: no duplicate uploads
     assert registry_proxy.injected > 50 and rekor_proxy.injected > 3
-    assert fulcio_proxy.count("POST") >= 5
+    assert fulcio_proxy.count("POST") >= 35 and fulcio_proxy.injected > 3
