@@ -165,3 +165,41 @@ def test_sign_killed_at_every_registry_request(
                 outcomes["complete"] += 1
     print(f"\nkill points: {len(steps)} requests x 2 = {sum(outcomes.values())}, {outcomes}")
     assert outcomes["unchanged"] > 0 and outcomes["complete"] > 0
+
+
+@pytest.mark.parametrize("after_forward", [False, True])
+def test_sign_killed_at_the_rekor_upload_leaves_the_registry_unchanged(
+        sigstore_stack: Stack, registry: LocalRegistry, push_image: PushImage,
+        direct_client: RegistryClient, key_pair: tuple[Path, Path, PrivateKey],
+        tmp_path: Path, after_forward: bool) -> None:
+    """Killed while Rekor holds the upload (before or after the entry is made): the
+    .sig is untouched (nothing is pushed before Rekor answered); a new sign works."""
+    _, _, first_key = key_pair
+    image = push_image("kill-rekor")
+    sign_images(direct_client, [image], SignOptions(key=first_key, tlog_upload=False))
+    sig_ref = _sig_ref(direct_client, image)
+    before = _state(direct_client, sig_ref)
+    key = _pkcs8_key(tmp_path / "signer.pem")
+    command = [sys.executable, "-m", "signer", "sign", "--key", str(key),
+               "--trusted-root", str(sigstore_stack.trusted_root_path),
+               "--insecure-registry", registry.host, str(image)]
+    env = {k: v for k, v in os.environ.items() if k not in ("COSIGN_PASSWORD",)}
+    with FaultProxy(sigstore_stack.rekor_url, name="rekor") as rekor:
+        held = rekor.hold(method="POST", path="/api/v1/log/entries$",
+                          after_forward=after_forward)
+        process = subprocess.Popen([*command, "--rekor-url", rekor.url], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   stdin=subprocess.DEVNULL)
+        try:
+            assert held.wait(60), "the Rekor upload never came"
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
+    assert held.exchange_number is not None
+    assert _state(direct_client, sig_ref) == before
+    again = subprocess.run([*command, "--rekor-url", sigstore_stack.rekor_url], env=env,
+                           capture_output=True, text=True, timeout=120,
+                           stdin=subprocess.DEVNULL)
+    assert again.returncode == 0, again.stderr
+    after = _state(direct_client, sig_ref)
+    assert after is not None and after[1][:1] == before[1] and len(after[1]) == 2
