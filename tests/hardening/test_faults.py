@@ -7,6 +7,7 @@ Counts (injected, survived) are printed with ``-s`` and asserted to be non-zero.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -157,3 +158,35 @@ def test_thirty_percent_faults_20_signs_100_verifies(
     assert entries == 20  # one Rekor entry per sign: no duplicate uploads
     assert registry_proxy.injected > 50 and rekor_proxy.injected > 3
     assert fulcio_proxy.count("POST") >= 35 and fulcio_proxy.injected > 3
+
+
+def test_proxy_down_up_and_hold(registry_proxy: FaultProxy) -> None:
+    session = requests.Session()
+    url = registry_proxy.url + "/v2/"
+    registry_proxy.down("503")
+    assert session.get(url, timeout=5).status_code == 503
+    registry_proxy.down("reset")
+    with pytest.raises(requests.RequestException):
+        session.get(url, timeout=5)
+    registry_proxy.up()
+    assert session.get(url, timeout=5).status_code == 200
+    held = registry_proxy.hold(method="GET", path="^/v2/$", after_forward=True)
+    outcome: list[object] = []
+
+    def call() -> None:
+        try:
+            outcome.append(requests.get(url, timeout=10).status_code)
+        except requests.RequestException as exc:
+            outcome.append(type(exc).__name__)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    assert held.wait(10) and held.exchange_number is not None
+    registry_proxy.release()
+    thread.join(10)
+    assert outcome and outcome[0] != 200  # the parked request was reset, not answered
+    assert session.get(url, timeout=5).status_code == 200  # a hold fires once
+    with pytest.raises(ValueError):
+        FaultPlan(rate=1.5)
+    with pytest.raises(ValueError):
+        FaultPlan(kinds=("teapot",))
