@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import requests
 
 PUBLIC_GOOD_FULCIO_URL = "https://fulcio.sigstore.dev"
 PUBLIC_GOOD_REKOR_URL = "https://rekor.sigstore.dev"
@@ -22,6 +25,32 @@ class TransientServiceError(Exception):
     def __init__(self, error: Exception):
         super().__init__(str(error))
         self.error = error
+
+
+def send_request(session: requests.Session, method: str, url: str, *, service: str,
+                 limit: int, **kwargs: Any) -> tuple[requests.Response, bytes]:
+    """Send one request and read its body (at most ``limit`` bytes).
+
+    A network failure or an answer cut short (whose outcome is unknown) becomes a
+    :class:`TransientServiceError` around a ``SigningError("<service>: …")``; the
+    caller decides on the status code.
+    """
+    import requests
+
+    from signer.errors import ResponseCutError, SigningError
+    from signer.http import describe_exception, read_bounded
+
+    try:
+        response = session.request(method, url, stream=True, **kwargs)
+        text = read_bounded(response, limit, f"{service} response")
+    except requests.RequestException as exc:
+        network = describe_exception(exc, url)
+        raise TransientServiceError(SigningError(f"{service}: {network.message}",
+                                                 hint=network.hint)) from None
+    except ResponseCutError as cut:
+        raise TransientServiceError(SigningError(f"{service}: {cut.message}",
+                                                 hint=cut.hint)) from None
+    return response, text
 
 
 def note_attempts(error: Exception, attempts: int) -> Exception:

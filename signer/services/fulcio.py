@@ -16,9 +16,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from signer.certificates import MalformedCertificateError, parse_pem_certificate
-from signer.errors import ResponseCutError, SigningError
+from signer.errors import SigningError
 from signer.oidc import IdentityToken
-from signer.services import PUBLIC_GOOD_FULCIO_URL, TransientServiceError, with_retries
+from signer.services import (
+    PUBLIC_GOOD_FULCIO_URL,
+    TransientServiceError,
+    send_request,
+    with_retries,
+)
 
 MAX_RESPONSE_BYTES = 1024 * 1024
 SIGNING_CERT_PATH = "/api/v2/signingCert"
@@ -126,24 +131,13 @@ class FulcioClient:
                             backoff=self.backoff)
 
     def _post(self, body: bytes, token: IdentityToken) -> SigningCertificate:
-        import requests
-
-        from signer.http import describe_exception, read_bounded, redact
+        from signer.http import redact
 
         url = self.url + SIGNING_CERT_PATH
-        try:
-            response = self._session.post(
-                url, data=body, stream=True,
-                headers={"Content-Type": "application/json", "Accept": "application/json",
-                         "Authorization": f"Bearer {token.raw}"})
-            text = read_bounded(response, MAX_RESPONSE_BYTES, "Fulcio response")
-        except requests.RequestException as exc:
-            network = describe_exception(exc, url)
-            raise TransientServiceError(SigningError(
-                f"Fulcio: {network.message}", hint=network.hint)) from None
-        except ResponseCutError as cut:  # the answer was lost: ask again
-            raise TransientServiceError(SigningError(
-                f"Fulcio: {cut.message}", hint=cut.hint)) from None
+        response, text = send_request(
+            self._session, "POST", url, service="Fulcio", limit=MAX_RESPONSE_BYTES, data=body,
+            headers={"Content-Type": "application/json", "Accept": "application/json",
+                     "Authorization": f"Bearer {token.raw}"})
         status = response.status_code
         if status == 200 or status == 201:
             return parse_signing_certificate(text)

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from signer.errors import ResponseCutError, SigningError
+from signer.errors import SigningError
 from signer.formats.legacy import RekorBundle
-from signer.services import PUBLIC_GOOD_REKOR_URL, TransientServiceError
+from signer.services import PUBLIC_GOOD_REKOR_URL, TransientServiceError, send_request
 
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 ENTRIES_PATH = "/api/v1/log/entries"
@@ -203,21 +203,9 @@ class RekorClient:
         return None if document is None else parse_log_entry(document)
 
     def _get(self, url: str, params: Mapping[str, str] | None = None) -> Any:
-        import requests
-
-        from signer.http import describe_exception, read_bounded
-
-        try:
-            response = self._session.get(url, params=params, stream=True,
-                                         headers={"Accept": "application/json"})
-            text = read_bounded(response, MAX_RESPONSE_BYTES, "Rekor response")
-        except requests.RequestException as exc:
-            network = describe_exception(exc, url)
-            raise TransientServiceError(SigningError(f"Rekor: {network.message}",
-                                                     hint=network.hint)) from None
-        except ResponseCutError as cut:  # the answer was lost: the outcome is unknown
-            raise TransientServiceError(SigningError(f"Rekor: {cut.message}",
-                                                     hint=cut.hint)) from None
+        response, text = send_request(self._session, "GET", url, service="Rekor",
+                                      limit=MAX_RESPONSE_BYTES, params=params,
+                                      headers={"Accept": "application/json"})
         if response.status_code == 404:
             return None
         if response.status_code != 200:
@@ -229,22 +217,12 @@ class RekorClient:
         return _json(text)
 
     def _post(self, body: bytes) -> LogEntry:
-        import requests
-
-        from signer.http import describe_exception, read_bounded
-
         url = f"{self.url}{ENTRIES_PATH}"
-        try:
-            response = self._session.post(url, data=body, stream=True, headers={
-                "Content-Type": "application/json", "Accept": "application/json"})
-            text = read_bounded(response, MAX_RESPONSE_BYTES, "Rekor response")
-        except requests.RequestException as exc:
-            network = describe_exception(exc, url)
-            raise TransientServiceError(SigningError(f"Rekor: {network.message}",
-                                                     hint=network.hint)) from None
-        except ResponseCutError as cut:  # the answer was lost: the outcome is unknown
-            raise TransientServiceError(SigningError(f"Rekor: {cut.message}",
-                                                     hint=cut.hint)) from None
+        # an answer lost here leaves the outcome unknown: the retry looks the entry up first
+        response, text = send_request(self._session, "POST", url, service="Rekor",
+                                      limit=MAX_RESPONSE_BYTES, data=body, headers={
+                                          "Content-Type": "application/json",
+                                          "Accept": "application/json"})
         status = response.status_code
         if status == 201 or status == 200:
             return parse_log_entry(_json(text))
