@@ -53,6 +53,21 @@ class _TimeoutAdapter(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
+class _Session(requests.Session):
+    """A session whose hostile redirects fail as request errors, not ValueError.
+
+    requests parses a response's ``Location`` even when it does not follow it, and
+    urllib raises a bare ValueError for some (``http://[::1``)."""
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        try:
+            return super().send(request, **kwargs)
+        except requests.RequestException:
+            raise
+        except ValueError as exc:
+            raise requests.exceptions.InvalidURL(f"invalid redirect target: {exc}") from None
+
+
 def new_session(
     *,
     retries: int = 3,
@@ -81,7 +96,7 @@ def new_session(
         raise_on_status=False,
         raise_on_redirect=False,
     )
-    session = requests.Session()
+    session = _Session()
     session.trust_env = False
     adapter = _TimeoutAdapter(timeout, max_retries=retry, pool_connections=pool_size,
                               pool_maxsize=pool_size)
