@@ -182,6 +182,21 @@ def test_deeply_nested_manifest_from_the_registry(hostile: Callable[[], HostileS
     assert code == 1 and "JSON" in line, stderr
 
 
+@pytest.mark.parametrize("location", ["self", "file:///etc/passwd", "ftp://127.0.0.1/x",
+                                      "http://[::1", "gopher://x"])
+def test_hostile_redirects(hostile: Callable[[], HostileServer], pub: Path,
+                           location: str) -> None:
+    """A redirect loop or a redirect to another scheme: one line, exit 1, no file read."""
+    server = hostile()
+    target = _sig_path() if location == "self" else location
+    server.routes = {"GET /v2/": _ok_ping, f"GET {_sig_path()}": lambda h: h.reply(
+        307, b"", {"Location": target})}
+    code, stderr, seconds = _verify(server.host, pub)
+    _one_error(stderr)
+    assert code == 1 and seconds < 30, stderr
+    assert "root:" not in stderr
+
+
 def test_signature_blob_larger_than_declared(hostile: Callable[[], HostileServer],
                                              pub: Path) -> None:
     """A layer blob that is bigger than the payload cap is refused while reading."""
@@ -392,3 +407,22 @@ def test_push_refuses_hostile_tar(registry: LocalRegistry, tmp_path: Path,
         assert client.head_manifest(parse_reference(
             f"{registry.host}/hardening/hostile-tar:{attack}")) is None
     assert line
+
+
+def test_rekor_redirect_to_an_unparseable_url(hostile: Callable[[], HostileServer]) -> None:
+    """Regression (found by hardening): requests parses a redirect's Location even when
+    it does not follow it; 'http://[::1' raised a bare ValueError out of every session
+    (Rekor, Fulcio, token endpoints). Now a request error -> one-line signer error."""
+    from signer.errors import Error
+    from signer.services.rekor import RekorClient
+
+    server = hostile()
+    moved: Route = lambda h: h.reply(307, b"", {"Location": "http://[::1"})  # noqa: E731
+    server.routes = {"* /api/v1/log/entries": moved, f"* /api/v1/log/entries/{'ab' * 32}": moved}
+    rekor = RekorClient(f"http://{server.host}", attempts=1)
+    try:
+        for call in (lambda: rekor.get_entry("ab" * 32), lambda: rekor.create_entry({"a": 1})):
+            with pytest.raises(Error):
+                call()
+    finally:
+        rekor.close()
