@@ -426,3 +426,19 @@ def test_rekor_redirect_to_an_unparseable_url(hostile: Callable[[], HostileServe
                 call()
     finally:
         rekor.close()
+
+
+@pytest.mark.parametrize("document", ["index.json", "oci-layout"])
+def test_push_refuses_deeply_nested_layout_json(registry: LocalRegistry, tmp_path: Path,
+                                                document: str) -> None:
+    """Regression (found by hardening): deeply nested JSON in an OCI layout ended in
+    RecursionError; now one line."""
+    layout = tmp_path / "layout"
+    (layout / "blobs" / "sha256").mkdir(parents=True)
+    (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    (layout / "index.json").write_text('{"schemaVersion":2,"manifests":[]}')
+    (layout / document).write_bytes(b"[" * 200_000 + b"]" * 200_000)
+    result = signer_cli(["push", "--insecure-registry", registry.host, f"oci:{layout}",
+                         f"{registry.host}/hardening/nested:v1"])
+    _one_error(result.stderr)
+    assert result.returncode in (1, 2), result.stderr
