@@ -156,3 +156,46 @@ def test_action_keeps_secrets_in_every_file(action: ActionHarness,  # noqa: F811
     hits = _scan(texts, files, secrets)
     print(f"\naction secret scan: {len(files)} files, {len(secrets)} secrets: {len(hits)} hits")
     assert hits == []
+
+
+def test_reprs_and_errors_of_secret_holders(tmp_path: Path) -> None:
+    """repr/str of everything that holds a secret, and the errors about them."""
+    from signer.errors import Error
+    from signer.keys import load_private_key, write_cosign_key_pair
+    from signer.oidc import parse_identity_token
+    from signer.registry.client import RegistryClient
+    from signer.registry.credentials import Credentials
+    from signer.sign import SignOptions
+
+    claims = base64.urlsafe_b64encode(json.dumps({
+        "iss": "https://issuer.example", "aud": "sigstore", "sub": "me",
+        "email": "me@example.com", "exp": 4102444800}).encode()).decode().rstrip("=")
+    raw_token = f"eyJhbGciOiJSUzI1NiJ9.{claims}.c2VjcmV0LXNpZ25hdHVyZS12YWx1ZQ"
+    token = parse_identity_token(raw_token, now=1700000000)
+    key_path, _ = write_cosign_key_pair(tmp_path, KEY_PASSWORD.encode())
+    key = load_private_key(key_path, KEY_PASSWORD.encode())
+    credentials = Credentials("user", WRONG_REGISTRY_PASSWORD)
+    texts = {
+        "token": repr(token) + str(token),
+        "credentials": repr(credentials) + str(credentials),
+        "client": repr(RegistryClient(credentials=credentials)),
+        "options": repr(SignOptions(key=key, identity_token=raw_token)),
+    }
+    for wrong in (WRONG_KEY_PASSWORD, ""):
+        try:
+            load_private_key(key_path, wrong.encode())
+        except Error as error:
+            texts[f"key error {wrong[:3]}"] = repr(error) + error.diagnostics()
+    other = base64.urlsafe_b64encode(json.dumps({
+        "iss": "https://issuer.example", "aud": "other", "sub": "me",
+        "exp": 4102444800}).encode()).decode().rstrip("=")
+    wrong_audience = f"eyJhbGciOiJSUzI1NiJ9.{other}.c2VjcmV0LXNpZ25hdHVyZS12YWx1ZQ"
+    try:
+        parse_identity_token(wrong_audience, now=1700000000)
+    except Error as error:
+        texts["token error"] = repr(error) + error.diagnostics()
+    hits = _scan(texts, [], [raw_token, wrong_audience, KEY_PASSWORD, WRONG_KEY_PASSWORD,
+                             WRONG_REGISTRY_PASSWORD])
+    assert "token error" in texts and len([k for k in texts if k.startswith("key error")]) == 2
+    assert hits == []
+    assert "***" in texts["credentials"]
