@@ -10,6 +10,9 @@ identity check.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from cryptography import x509
 
 
@@ -19,6 +22,29 @@ class MalformedCertificateError(ValueError):
 
 _PARSE_ERRORS = (ValueError, x509.InvalidVersion, x509.DuplicateExtension)
 
+#: Parsed (and checked) certificates by the exact bytes they came from. Signatures of
+#: one signing run share a leaf, and every Fulcio chain annotation is the same few
+#: certificates, so verifying many images parses each distinct certificate once.
+#: Certificate objects are immutable; only successful parses are kept; bounded.
+_CACHE_MAX = 1024
+_cache: dict[tuple[str, bytes], object] = {}
+_T = TypeVar("_T")
+
+
+def _cached(kind: str, data: bytes, parse: Callable[[bytes], _T]) -> _T:
+    key = (kind, bytes(data))
+    found = _cache.get(key)
+    if found is not None:
+        return found  # type: ignore[return-value]
+    try:
+        value = parse(key[1])
+    except _PARSE_ERRORS as err:
+        raise MalformedCertificateError(str(err)) from None
+    if len(_cache) >= _CACHE_MAX:
+        _cache.clear()
+    _cache[key] = value
+    return value
+
 
 def _checked(cert: x509.Certificate) -> x509.Certificate:
     _ = cert.extensions  # parsed lazily: a malformed extension must fail here
@@ -27,23 +53,16 @@ def _checked(cert: x509.Certificate) -> x509.Certificate:
 
 def parse_der_certificate(data: bytes) -> x509.Certificate:
     """Parse one DER certificate, extensions included; ``MalformedCertificateError`` if not."""
-    try:
-        return _checked(x509.load_der_x509_certificate(data))
-    except _PARSE_ERRORS as err:
-        raise MalformedCertificateError(str(err)) from None
+    return _cached("der", data, lambda raw: _checked(x509.load_der_x509_certificate(raw)))
 
 
 def parse_pem_certificate(data: bytes) -> x509.Certificate:
     """Parse the first PEM certificate in ``data``; ``MalformedCertificateError`` if none."""
-    try:
-        return _checked(x509.load_pem_x509_certificate(data))
-    except _PARSE_ERRORS as err:
-        raise MalformedCertificateError(str(err)) from None
+    return _cached("pem", data, lambda raw: _checked(x509.load_pem_x509_certificate(raw)))
 
 
 def parse_pem_certificates(data: bytes) -> list[x509.Certificate]:
     """Parse every PEM certificate in ``data`` (at least one, else the error)."""
-    try:
-        return [_checked(cert) for cert in x509.load_pem_x509_certificates(data)]
-    except _PARSE_ERRORS as err:
-        raise MalformedCertificateError(str(err)) from None
+    certs = _cached("pems", data, lambda raw: tuple(
+        _checked(cert) for cert in x509.load_pem_x509_certificates(raw)))
+    return list(certs)  # a fresh list: callers may change it
