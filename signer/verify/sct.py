@@ -83,6 +83,24 @@ def issuer_for_sct(path: list[x509.Certificate]) -> x509.Certificate:
     raise VerificationError("SCT: no issuer certificate to verify the SCT against")
 
 
+#: SHA-256 of an issuer's SubjectPublicKeyInfo, by issuer certificate (a handful of
+#: Fulcio CAs issue every leaf; certificates are immutable and compare by DER)
+_ISSUER_KEY_HASHES: dict[x509.Certificate, bytes] = {}
+_ISSUER_KEY_HASHES_MAX = 256
+
+
+def _issuer_key_hash(issuer_cert: x509.Certificate) -> bytes:
+    found = _ISSUER_KEY_HASHES.get(issuer_cert)
+    if found is None:
+        found = hashlib.sha256(issuer_cert.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        ).digest()
+        if len(_ISSUER_KEY_HASHES) >= _ISSUER_KEY_HASHES_MAX:
+            _ISSUER_KEY_HASHES.clear()
+        _ISSUER_KEY_HASHES[issuer_cert] = found
+    return found
+
+
 def verify_embedded_sct(leaf: x509.Certificate, issuer_cert: x509.Certificate,
                         trust: TrustedRoot) -> datetime:
     """Verify that an embedded SCT in ``leaf`` is signed by a CT log of ``trust``.
@@ -93,8 +111,7 @@ def verify_embedded_sct(leaf: x509.Certificate, issuer_cert: x509.Certificate,
     scts = _embedded_scts(leaf)
     if not scts:
         raise VerificationError("SCT: certificate's SCT list is empty")
-    issuer_key_hash = hashlib.sha256(issuer_cert.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).digest()
+    issuer_key_hash = _issuer_key_hash(issuer_cert)
     try:
         tbs = leaf.tbs_precertificate_bytes
     except ValueError:
