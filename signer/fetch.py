@@ -240,11 +240,7 @@ def attach_online_entries(layers: Sequence[SignatureLayer], options: VerifyOptio
     leads to a checkpoint signed by a trusted log, attach the entry as the bundle
     annotation cosign would have stored (the verifier then checks body and SET).
     Layers whose entry is not found (or does not check out) are left as they are."""
-    from dataclasses import replace
-
     from signer.formats.legacy import ANNOTATION_BUNDLE
-    from signer.services.rekor import RekorClient
-    from signer.verify.checks import layer_signature
 
     if options.rekor_url is None or options.policy.ignore_tlog:
         return list(layers)
@@ -252,6 +248,12 @@ def attach_online_entries(layers: Sequence[SignatureLayer], options: VerifyOptio
     missing = [i for i, layer in enumerate(layers) if not layer.annotations.get(ANNOTATION_BUNDLE)]
     if not missing:
         return result
+    # only now the Rekor client (and requests' service layer): most layers carry a bundle
+    from dataclasses import replace
+
+    from signer.services.rekor import RekorClient
+    from signer.verify.checks import layer_signature
+
     client = RekorClient(options.rekor_url, ca_bundle=options.ca_bundle, attempts=1)
     try:
         for index in missing:
