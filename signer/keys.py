@@ -21,6 +21,7 @@ from pathlib import Path
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
 from signer.errors import InputError
 
@@ -46,8 +47,9 @@ def load_public_key_pem(data: bytes, what: str = "public key") -> PublicKey:
     raise InputError(f"{what} has an unsupported key type {type(key).__name__}")
 
 
-def public_key_der(key: PublicKey) -> bytes:
-    """DER SubjectPublicKeyInfo of ``key`` (what log IDs and key comparisons use)."""
+def public_key_der(key: CertificatePublicKeyTypes) -> bytes:
+    """DER SubjectPublicKeyInfo of ``key`` (what log IDs and key comparisons use); any
+    key a certificate can hold, so that a leaf's key compares without a type check."""
     return key.public_bytes(serialization.Encoding.DER,
                             serialization.PublicFormat.SubjectPublicKeyInfo)
 

@@ -330,7 +330,7 @@ def print_failure(result: ImageVerification) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Verify every image; the exit code is that of the first image that failed."""
-    from signer.errors import UsageError
+    from signer.errors import InputError, UsageError
     from signer.fetch import verify_images
     from signer.reference import parse_reference
     from signer.registry.client import RegistryClient
@@ -343,9 +343,8 @@ def run(args: argparse.Namespace) -> int:
     for text in images:
         try:
             references.append(parse_reference(text))
-        except Exception as err:  # InputError from the parser: bad reference is usage
-            message = getattr(err, "message", str(err))
-            raise UsageError(f"invalid image reference {text!r}: {message}") from None
+        except InputError as err:  # a bad reference on the command line is a usage error
+            raise UsageError(f"invalid image reference {text!r}: {err.message}") from None
     if options.policy.ignore_tlog:
         sys.stderr.write(TLOG_WARNING + "\n")
     if options.policy.identity is not None:

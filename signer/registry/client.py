@@ -289,6 +289,8 @@ class RegistryClient:
     def _ping(self, ref: Reference) -> _Host:
         host = ref.api_host
         insecure = self._is_insecure(ref)
+        # TLS is verified unless the user named this registry insecure; the session's
+        # setting is True or a CA bundle path (typed Optional by requests' stubs).
         verify: bool | str = False if insecure else self._session.verify  # type: ignore[assignment]
         if not (insecure or ref.is_loopback):
             try:

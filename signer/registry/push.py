@@ -134,8 +134,9 @@ def _push_one(source: ImageSource, target: Reference, client: PushClient,
             for future in pending:
                 future.cancel()
             for future in futures:
-                if future in done and future.exception() is not None:
-                    raise future.exception()  # type: ignore[misc]
+                error = future.exception() if future in done else None
+                if error is not None:
+                    raise error
             for future in futures:
                 counts[future.result()] += 1
 

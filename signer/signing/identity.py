@@ -53,7 +53,7 @@ def check_signing_certificate(certificate: SigningCertificate, key: PrivateKey,
     from signer.verify.sct import verify_embedded_sct
 
     leaf = certificate.leaf
-    if public_key_der(leaf.public_key()) != public_key_der(key.public_key()):  # type: ignore[arg-type]
+    if public_key_der(leaf.public_key()) != public_key_der(key.public_key()):
         raise SigningError("Fulcio issued a certificate for a different key")
     when = at or datetime.now(timezone.utc)
     try:

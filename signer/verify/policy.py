@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
-from signer.errors import UsageError, VerificationError
+from signer.errors import InputError, UsageError, VerificationError
 from signer.reference import Reference, parse_reference
 from signer.verify.certs import (
     GITHUB_EXTENSIONS,
@@ -205,9 +205,9 @@ SIGNED_IDENTITY_KINDS = ("any", "match-repository", "match-exact", "exact-refere
 def _normalise(text: str, what: str) -> Reference:
     try:
         return parse_reference(text)
-    except Exception as exc:  # the reference module raises InputError with details
+    except InputError as exc:
         raise VerificationError(f"signed identity: {what} {text!r} is not a valid "
-                                f"reference ({exc})") from None
+                                f"reference ({exc.message})") from None
 
 
 @dataclass(frozen=True)
