@@ -47,7 +47,10 @@ class _TimeoutAdapter(HTTPAdapter):
         self._timeout = timeout
         super().__init__(**kwargs)
 
+    # The base class spells out stream/timeout/verify/cert/proxies; passing them through
+    # as **kwargs is the same call, which the stubs cannot express (hence the ignore).
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        """Send with the default timeout unless the caller gave one."""
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self._timeout
         return super().send(request, **kwargs)

@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import Protocol, cast
+from typing import NoReturn, Protocol, cast
 
 from signer import __version__
 
@@ -38,7 +38,8 @@ class CommandModule(Protocol):
 class _Parser(argparse.ArgumentParser):
     """argparse with cosign's usage exit code (2) and a one-line error."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
+        """Print the usage and a one-line error; exit 2."""
         self.print_usage(sys.stderr)
         sys.stderr.write(f"Error: {message}\n")
         raise SystemExit(2)
