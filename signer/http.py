@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -140,9 +140,22 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
     return text
 
 
+def display_host(url: str) -> str:
+    """The ``host[:port]`` of ``url`` for messages, without any ``user:password@``."""
+    return urlsplit(url).netloc.rpartition("@")[2]
+
+
+def display_url(url: str) -> str:
+    """``url`` for output and messages: any ``user:password@`` in it removed."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def describe_exception(exc: requests.RequestException, url: str) -> NetworkError:
     """Turn a requests exception into a one-line :class:`NetworkError` with a hint."""
-    host = urlsplit(url).netloc
+    host = display_host(url)
     if isinstance(exc, requests.exceptions.SSLError):
         return NetworkError(f"TLS verification failed for {host}",
                             hint="check the server certificate or pass a CA bundle")

@@ -140,10 +140,10 @@ def fetch_github_token(request_url: str, request_token: str, *,
     """Ask the GitHub Actions token endpoint for an OIDC token for ``audience``."""
     import requests
 
-    from signer.http import describe_exception, new_session, read_bounded, redact
+    from signer.http import describe_exception, display_host, new_session, read_bounded, redact
 
     url = github_token_request_url(request_url, audience)
-    host = urlsplit(url).netloc
+    host = display_host(url)
     session = new_session(retries=3, backoff=0.5, timeout=timeout, ca_bundle=ca_bundle)
     try:
         response = session.get(url, headers={"Authorization": f"bearer {request_token}",

@@ -220,6 +220,7 @@ def _sign_one(store: RegistryStore, target: _Target, identity: SignerIdentity,
         signature_annotations,
         signature_tag,
     )
+    from signer.http import display_url
     from signer.keys import sign_payload
     from signer.signing.publish import publish_signature
     from signer.signing.transparency import log_signature
@@ -248,7 +249,8 @@ def _sign_one(store: RegistryStore, target: _Target, identity: SignerIdentity,
     layer = SignatureLayer(payload, SIMPLE_SIGNING_MEDIA_TYPE, annotations)
     tag = signature_tag(digest)
     signature_ref = _signature_repository(options, target.ref).with_tag(tag)
-    entry_url = rekor.entry_url(entry.uuid) if entry is not None else None
+    # printed and written to outputs: never with credentials a --rekor-url may carry
+    entry_url = display_url(rekor.entry_url(entry.uuid)) if entry is not None else None
     registry_started = time.perf_counter()
     try:
         published = publish_signature(store, signature_ref, layer,
