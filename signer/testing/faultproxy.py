@@ -120,6 +120,15 @@ class Hold:
         return self.reached.wait(min(timeout, MAX_WAIT_SECONDS))
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Clients vanishing mid-connection is the point here: no tracebacks on stderr."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore per-connection errors (resets, broken pipes)."""
+
+
 class FaultProxy:
     """A running fault-injecting reverse proxy (see the module docstring)."""
 
@@ -140,8 +149,7 @@ class FaultProxy:
         self._number = 0
         self._stopping = threading.Event()
         handler = type("_BoundFaultHandler", (_FaultHandler,), {"proxy": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _QuietServer(("127.0.0.1", 0), handler)
         self.port: int = int(self._httpd.server_address[1])
         self._thread = threading.Thread(target=self._httpd.serve_forever,
                                         kwargs={"poll_interval": 0.05}, daemon=True,
