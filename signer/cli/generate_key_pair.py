@@ -10,6 +10,11 @@ import argparse
 import os
 import sys
 
+EXAMPLES = """\
+examples:
+  COSIGN_PASSWORD=... signer generate-key-pair --dir keys   # keys/cosign.key, keys/cosign.pub
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``generate-key-pair``."""

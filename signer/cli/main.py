@@ -27,6 +27,27 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+TOP_LEVEL_EPILOG = """\
+Run 'signer COMMAND --help' for the options of one command.
+
+exit codes (as cosign's):
+  0   success
+  1   failure (network, registry, input, a check other than the ones below)
+  2   usage error (unknown flag, missing argument)
+  10  verify: the image has no signatures
+  11  verify: the image or tag was not found
+  12  verify: signatures exist but none passed every check
+
+environment:
+  SIGSTORE_ID_TOKEN   OIDC token for keyless signing
+  COSIGN_PASSWORD     password of a cosign.key (sign --key, generate-key-pair)
+  COSIGN_REPOSITORY   repository that holds signatures (sign, verify)
+  SIGNER_CA_BUNDLE    extra PEM CA certificates trusted for TLS
+  DOCKER_CONFIG       directory of the config.json that holds registry credentials
+  GITHUB_TOKEN        registry password for ghcr.io (as in GitHub Actions)
+"""
+
+
 class CommandModule(Protocol):
     """What a sub-command module provides."""
 
@@ -51,13 +72,18 @@ def _load(name: str) -> CommandModule:
 
 def build_parser(selected: str | None) -> argparse.ArgumentParser:
     """The top-level parser; only ``selected``'s arguments are loaded."""
-    parser = _Parser(prog="signer", description="Sign and verify container images with Sigstore.")
+    parser = _Parser(prog="signer", description="Sign and verify container images with Sigstore.",
+                     epilog=TOP_LEVEL_EPILOG,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"signer {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (_module, summary) in COMMANDS.items():
-        command_parser = sub.add_parser(name, help=summary, description=summary)
+        command_parser = sub.add_parser(name, help=summary, description=summary,
+                                        formatter_class=argparse.RawDescriptionHelpFormatter)
         if name == selected:
-            _load(name).add_arguments(command_parser)
+            module = _load(name)
+            module.add_arguments(command_parser)
+            command_parser.epilog = getattr(module, "EXAMPLES", None)
     return parser
 
 

@@ -24,6 +24,15 @@ if TYPE_CHECKING:
 PASSWORD_ENV_VARS = ("SIGNER_REGISTRY_PASSWORD", "REGISTRY_PASSWORD")
 
 
+EXAMPLES = """\
+examples:
+  signer push oci:./layout:1.0 ghcr.io/OWNER/IMAGE:1.0
+  docker save app:1.0 -o app.tar
+  signer push app.tar registry.example/app:1.0 registry.example/app:latest
+  printf '%s' "$PASSWORD" | signer push -u me --password-stdin app.tar registry.example/app:1.0
+"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare ``signer push``'s arguments."""
     # No prefix matching: "--password X" must not become "--password-stdin" + SOURCE X.

@@ -32,6 +32,17 @@ def _annotation(text: str) -> tuple[str, str]:
     return key, value
 
 
+EXAMPLES = """\
+examples:
+  # keyless, in a GitHub Actions job with 'permissions: id-token: write'
+  signer sign ghcr.io/OWNER/IMAGE@sha256:HEX
+  # keyless with a token from elsewhere (a tag is resolved and its digest signed)
+  SIGSTORE_ID_TOKEN="$(cat token.jwt)" signer sign registry.example/app:1.0
+  # with a key, without the transparency log
+  COSIGN_PASSWORD=... signer sign --key cosign.key --tlog-upload=false registry.example/app:1.0
+"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``sign`` (named as cosign names them)."""
     parser.add_argument("images", metavar="IMAGE", nargs="+",
@@ -42,14 +53,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--identity-token", metavar="VALUE|@FILE",
                         help="OIDC token for keyless signing (default: SIGSTORE_ID_TOKEN, "
                         "then the GitHub Actions token); prefer @FILE or the environment")
-    parser.add_argument("--fulcio-url", metavar="URL", help="Fulcio (default: public good)")
-    parser.add_argument("--rekor-url", metavar="URL", help="Rekor (default: public good)")
+    parser.add_argument("--fulcio-url", metavar="URL",
+                        help="Fulcio certificate authority that issues the signing certificate "
+                             "(default: https://fulcio.sigstore.dev)")
+    parser.add_argument("--rekor-url", metavar="URL",
+                        help="Rekor transparency log that records the signature "
+                             "(default: https://rekor.sigstore.dev)")
     parser.add_argument("--trusted-root", metavar="FILE",
                         help="trusted_root.json to check Fulcio and Rekor answers against "
                         "(default: the embedded public-good root)")
     parser.add_argument("-a", "--annotations", metavar="KEY=VALUE", action="append",
                         type=_annotation, default=[],
-                        help="extra claim in the payload's 'optional' (repeatable)")
+                        help="annotation added to the signed payload's 'optional' section "
+                             "(repeatable)")
     parser.add_argument("--tlog-upload", metavar="BOOL", type=_bool, nargs="?", const=True,
                         default=True,
                         help="upload to Rekor (default true; false only with --key)")
@@ -59,7 +75,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="store signatures in this repository (default: "
                         "COSIGN_REPOSITORY, else the image's)")
     parser.add_argument("--output", "-o", choices=("text", "json"), default="text",
-                        help="json: print results as JSON on stdout")
+                        help="text (default): a summary per image on stderr; json: also a "
+                             "JSON array of the results on stdout")
     parser.add_argument("--insecure-registry", metavar="HOST[:PORT]", action="append",
                         default=[], help="allow plain HTTP to this registry (repeatable)")
     parser.add_argument("--ca-bundle", metavar="FILE",

@@ -59,6 +59,18 @@ def _bool_flag(parser: argparse._ActionsContainer, name: str, help_text: str,
                         help=help_text)
 
 
+EXAMPLES = """\
+examples:
+  # an image signed keyless by a GitHub Actions workflow of OWNER/REPO
+  signer verify \\
+    --certificate-identity-regexp '^https://github\\.com/OWNER/REPO/\\.github/workflows/' \\
+    --certificate-oidc-issuer https://token.actions.githubusercontent.com \\
+    ghcr.io/OWNER/IMAGE:TAG
+  # an image signed with a key
+  signer verify --key cosign.pub registry.example/app@sha256:HEX
+"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """cosign verify's flags (those that apply to legacy ``.sig`` signatures)."""
     parser.add_argument("images", nargs="*", metavar="IMAGE",
@@ -106,9 +118,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _bool_flag(checks, "--new-bundle-format",
                "verify Sigstore bundle referrers when the first image has any, as cosign v3 "
                "(default true); false: only legacy .sig signatures", default=True)
-    checks.add_argument("--rekor-url", default="https://rekor.sigstore.dev",
+    checks.add_argument("--rekor-url", default="https://rekor.sigstore.dev", metavar="URL",
                         help="Rekor asked for the entry of a signature that carries no "
-                             "Rekor bundle (not with --offline)")
+                             "Rekor bundle (default: %(default)s; not with --offline)")
     registry = parser.add_argument_group("registry")
     registry.add_argument("--signature-repository", metavar="REPO",
                           help="repository holding the signatures (default: $COSIGN_REPOSITORY "

@@ -21,6 +21,15 @@ _GITHUB_FLAGS = (("trigger", "githubWorkflowTrigger"), ("sha", "githubWorkflowSh
                  ("ref", "githubWorkflowRef"))
 
 
+EXAMPLES = """\
+examples:
+  signer verify-blob --bundle artifact.sigstore.json \\
+    --certificate-identity me@example.com \\
+    --certificate-oidc-issuer https://github.com/login/oauth artifact.tar.gz
+  signer verify-blob --bundle artifact.sigstore.json --key cosign.pub --digest sha256:HEX
+"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags named as cosign names them."""
     parser.add_argument("blob", nargs="?", metavar="BLOB",
