@@ -333,6 +333,20 @@ def build_signature_config(layer_digests: Sequence[str], created: str | None = N
     return go_json(config)
 
 
+def build_manifest_from_descriptors(layers: Sequence[Descriptor], manifest_media_type: str,
+                                    config_media_type: str) -> tuple[bytes, bytes]:
+    """(manifest, config) bytes as ggcr writes them, from layer descriptors."""
+    config = build_signature_config([layer.digest for layer in layers])
+    config_descriptor = Descriptor(config_media_type, len(config), str(sha256_digest(config)))
+    manifest = go_json({
+        "schemaVersion": 2,
+        "mediaType": manifest_media_type,
+        "config": config_descriptor.to_object(),
+        "layers": [layer.to_object() for layer in layers],
+    })
+    return manifest, config
+
+
 def build_signature_manifest(
     layers: Sequence[SignatureLayer],
     *,
@@ -342,12 +356,5 @@ def build_signature_manifest(
     """The (manifest, config) bytes of a signature image holding ``layers``."""
     if config_media_type is None:
         config_media_type = DOCKER_CONFIG if manifest_media_type == DOCKER_MANIFEST else OCI_CONFIG
-    config = build_signature_config([layer.digest for layer in layers])
-    config_descriptor = Descriptor(config_media_type, len(config), str(sha256_digest(config)))
-    manifest = go_json({
-        "schemaVersion": 2,
-        "mediaType": manifest_media_type,
-        "config": config_descriptor.to_object(),
-        "layers": [layer.descriptor().to_object() for layer in layers],
-    })
-    return manifest, config
+    return build_manifest_from_descriptors([layer.descriptor() for layer in layers],
+                                           manifest_media_type, config_media_type)

@@ -37,7 +37,6 @@ from signer.errors import (
     SigningError,
     SizeLimitError,
 )
-from signer.formats.gojson import go_json
 from signer.formats.legacy import (
     ANNOTATION_SIGNATURE,
     DOCKER_CONFIG,
@@ -48,7 +47,7 @@ from signer.formats.legacy import (
     Descriptor,
     SignatureLayer,
     SignatureManifest,
-    build_signature_config,
+    build_manifest_from_descriptors,
     parse_signature_manifest,
 )
 from signer.reference import Reference
@@ -69,20 +68,6 @@ class PublishResult:
     added: bool  # False when an identical signature was already there
     layer_count: int
     attempts: int
-
-
-def build_manifest_from_descriptors(layers: Sequence[Descriptor], manifest_media_type: str,
-                                    config_media_type: str) -> tuple[bytes, bytes]:
-    """(manifest, config) bytes as ggcr writes them, from layer descriptors."""
-    config = build_signature_config([layer.digest for layer in layers])
-    config_descriptor = Descriptor(config_media_type, len(config), str(sha256_digest(config)))
-    manifest = go_json({
-        "schemaVersion": 2,
-        "mediaType": manifest_media_type,
-        "config": config_descriptor.to_object(),
-        "layers": [layer.to_object() for layer in layers],
-    })
-    return manifest, config
 
 
 def _read_existing(store: RegistryStore, ref: Reference
