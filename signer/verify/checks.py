@@ -27,7 +27,7 @@ from signer.certificates import (
 )
 from signer.errors import InputError, VerificationError
 from signer.formats.legacy import RekorBundle, SignatureLayer, SimpleSigningClaims
-from signer.keys import PublicKey, public_key_der
+from signer.keys import PublicKey, pem_blocks, public_key_der
 from signer.reference import Reference
 from signer.trust import TrustedRoot
 from signer.verify import chain as chain_mod
@@ -91,16 +91,14 @@ def check_signed_timestamp(timestamp: bytes | None, signature: bytes,
 # -- 2. transparency log --------------------------------------------------------------
 
 def _pem_der(pem_text: bytes) -> bytes:
-    """DER of the first PEM block (certificate or public key)."""
-    lines = pem_text.decode("ascii", errors="replace").strip().splitlines()
-    if not lines or not lines[0].startswith("-----BEGIN "):
+    """DER of the first PEM block (certificate or public key); ValueError if none."""
+    try:
+        blocks = pem_blocks(pem_text)
+    except InputError:
+        raise ValueError("PEM block is not base64") from None
+    if not blocks:
         raise ValueError("not PEM")
-    body: list[str] = []
-    for line in lines[1:]:
-        if line.startswith("-----END "):
-            return base64.b64decode("".join(body), validate=True)
-        body.append(line.strip())
-    raise ValueError("PEM block is not terminated")
+    return blocks[0][1]
 
 
 def rekor_body_fields(bundle: RekorBundle) -> tuple[bytes, bytes, str, str]:
