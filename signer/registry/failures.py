@@ -63,7 +63,8 @@ def exception_error(exc: requests.RequestException, host: str) -> NetworkError:
         return NetworkError(f"connection to {host} failed ({type(exc).__name__})",
                             hint="the connection was reset or cut; try again")
     return NetworkError(f"request to {host} failed ({type(exc).__name__})",
-                        hint="try again; rerun with SIGNER_DEBUG=1 if it persists")
+                        hint="try again; if it persists, check the network path to the registry "
+                             "(proxy, firewall, TLS-intercepting middlebox)")
 
 
 def _read_error_body(response: requests.Response) -> bytes:
