@@ -259,3 +259,41 @@ def test_checker_sees_an_upward_import_and_relative_forms() -> None:
     assert {layer_of(edge.imported) for edge in edges} == {4}
     edges = _edges_of("signer/verify/__init__.py", "from .chain import x\n")
     assert "signer.verify.chain" in {edge.imported for edge in edges}
+
+
+def _prints_or_exits(path: Path) -> list[int]:
+    """Lines of ``print(...)``, ``sys.exit(...)``, ``raise SystemExit`` and writes to
+    ``sys.stdout``/``sys.stderr`` in one source file."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            text = ast.unparse(node.func)
+            if text in ("print", "sys.exit", "exit", "quit") or text.startswith(
+                ("sys.stdout.", "sys.stderr.")
+            ):
+                lines.append(node.lineno)
+        elif (
+            isinstance(node, ast.Raise)
+            and node.exc is not None
+            and "SystemExit" in ast.unparse(node.exc)
+        ):
+            lines.append(node.lineno)
+    return sorted(lines)
+
+
+def test_only_entry_points_print_or_exit() -> None:
+    """DESIGN.md §2: L5 (cli, __main__, entrypoint.py) are the only places that print or
+    exit; everything below returns values or raises signer.errors.Error."""
+    violations = []
+    for path in _source_files():
+        layer = layer_of(module_name(path))
+        if layer in (5, TESTING):
+            continue
+        violations += [f"{path.relative_to(REPO)}:{line}" for line in _prints_or_exits(path)]
+    assert violations == []
+
+
+def test_print_checker_sees_prints(tmp_path: Path) -> None:
+    source = tmp_path / "m.py"
+    source.write_text("import sys\nprint(1)\nsys.stderr.write('x')\nraise SystemExit(2)\n")
+    assert _prints_or_exits(source) == [2, 3, 4]
