@@ -281,6 +281,8 @@ def _tlog_entry(value: Any, where: str) -> TlogEntry:
     integrated_time = _int64(entry.get("integratedTime"), f"{where}.integratedTime", default=0)
     if integrated_time < 0:
         raise _fail(f"{where}.integratedTime is negative")
+    if integrated_time > 253402300799:  # after 9999-12-31: no datetime can hold it
+        raise _fail(f"{where}.integratedTime is out of range")
     promise = _obj(entry.get("inclusionPromise"), f"{where}.inclusionPromise", optional=True)
     set_bytes = None
     if promise is not None:
@@ -338,6 +340,8 @@ def parse_bundle(data: bytes | str | Mapping[str, Any]) -> Bundle:
     """Parse a Sigstore bundle (JSON bytes/text or an already-decoded object)."""
     if isinstance(data, Mapping):
         document: Any = data
+    elif not isinstance(data, (bytes, str)):  # an already-decoded non-object (null, [])
+        raise _fail("not a JSON object")
     else:
         try:
             document = json.loads(data)
