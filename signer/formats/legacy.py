@@ -158,6 +158,8 @@ def parse_rekor_bundle(text: str | bytes) -> RekorBundle:
         raise InputError("malformed Rekor bundle annotation: wrong field types")
     if log_index < 0 or integrated_time < 0:
         raise InputError("malformed Rekor bundle annotation: negative log index or time")
+    if integrated_time > 253402300799:  # after 9999-12-31: no datetime can hold it
+        raise InputError("malformed Rekor bundle annotation: integratedTime out of range")
     return RekorBundle(set_bytes, body, integrated_time, log_index, log_id.lower())
 
 
