@@ -84,7 +84,8 @@ def parse_identity_token(raw: str, *, source: str = "token",
     issuer, subject, expiry = claims.get("iss"), claims.get("sub"), claims.get("exp")
     if not isinstance(issuer, str) or not isinstance(subject, str) or not issuer:
         raise IdentityTokenError(f"the identity token from {source} lacks 'iss' or 'sub'")
-    if not isinstance(expiry, (int, float)) or isinstance(expiry, bool):
+    if not isinstance(expiry, (int, float)) or isinstance(expiry, bool) or \
+            not 0 <= expiry <= 253402300799:  # beyond 9999-12-31 no datetime holds it
         raise IdentityTokenError(f"the identity token from {source} has no valid 'exp'")
     audiences = claims.get("aud")
     audience_list = ((audiences,) if isinstance(audiences, str)

@@ -119,7 +119,10 @@ def parse_log_entry(document: Any) -> LogEntry:
         base64.b64decode(body, validate=True)
     except (ValueError, binascii.Error):
         raise SigningError("Rekor returned an entry whose body or SET is not base64") from None
-    return LogEntry(uuid.lower(), body, _int(entry.get("integratedTime"), "integratedTime"),
+    integrated_time = _int(entry.get("integratedTime"), "integratedTime")
+    if integrated_time > 253402300799:  # after 9999-12-31: no datetime can hold it
+        raise SigningError("Rekor returned an entry with an out-of-range integratedTime")
+    return LogEntry(uuid.lower(), body, integrated_time,
                     log_id.lower(), _int(entry.get("logIndex"), "logIndex"), set_bytes,
                     _parse_proof(verification.get("inclusionProof")))
 

@@ -48,6 +48,8 @@ def verify_detached_sct(sct_json: bytes, leaf: x509.Certificate, trust: TrustedR
     signature = signed[4:]
     if hash_algorithm != _SHA256 or len(signature) != length:
         raise SigningError("the detached SCT is not a SHA-256 signature of the stated length")
+    if timestamp_ms > 253402300799000:  # beyond 9999-12-31 no datetime holds it
+        raise SigningError("the detached SCT has an out-of-range timestamp")
     when = datetime.fromtimestamp(timestamp_ms / 1000, tz=timezone.utc)
     logs = trust.ctlogs_for(log_id, when)
     if not logs:
