@@ -275,3 +275,24 @@ def test_malformed_certificate_extension_is_a_failed_check() -> None:
     assert [r.failed_check for r in results] == ["certificate"]
     with pytest.raises(Error):
         load_pem_certificates(hostile.encode(), "certificate")
+
+
+@pytest.mark.parametrize("seconds", [253402300800, 67_768_036_191_676_800, 2**63 - 1])
+def test_times_beyond_any_datetime(seconds: int) -> None:
+    """Regression (found by hardening): an integratedTime or token 'exp' beyond year 9999
+    passed the parsers and crashed datetime.fromtimestamp (OverflowError/OSError)."""
+    happy = json.loads((CONFORMANCE / "bundles/sc-happy-path-v0.3/bundle.json").read_bytes())
+    happy["verificationMaterial"]["tlogEntries"][0]["integratedTime"] = str(seconds)
+    rekor_bundle = json.loads(SAMPLES["rekor_bundle"])
+    rekor_bundle["Payload"]["integratedTime"] = seconds
+    entry = json.loads(SAMPLES["log_entry"])
+    next(iter(entry.values()))["integratedTime"] = seconds
+    claims = {"iss": "https://i.example", "aud": "sigstore", "sub": "x", "exp": seconds}
+    token = ".".join(base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=")
+                     for part in ({"alg": "RS256"}, claims)) + ".c2ln"
+    for parse in (lambda: parse_bundle(json.dumps(happy)),
+                  lambda: parse_rekor_bundle(json.dumps(rekor_bundle)),
+                  lambda: parse_log_entry(entry),
+                  lambda: parse_identity_token(token, now=1700000000)):
+        with pytest.raises(Error):
+            parse()
