@@ -296,3 +296,25 @@ def test_times_beyond_any_datetime(seconds: int) -> None:
                   lambda: parse_identity_token(token, now=1700000000)):
         with pytest.raises(Error):
             parse()
+
+
+@SETTINGS
+@given(claims=st.dictionaries(
+    st.sampled_from(["iss", "sub", "aud", "exp", "nbf", "iat", "email", "email_verified",
+                     "job_workflow_ref", "repository", "ref", "sha"]),
+    json_values | st.integers(min_value=-2**70, max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True), max_size=8),
+    header=json_values)
+def test_token_claims_of_any_type(claims: dict[str, Any], header: Any) -> None:
+    """A JWT whose header and claims hold values of any JSON type and size."""
+    def segment(value: Any) -> str:
+        text = json.dumps(value)  # NaN and Infinity as Python writes them
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    base = {"iss": "https://i.example", "sub": "s", "aud": "sigstore", "exp": 4102444800}
+    for document in (claims, {**base, **claims}):
+        token = f"{segment(header)}.{segment(document)}.c2ln"
+        try:
+            parse_identity_token(token, now=1700000001)
+        except Error as error:
+            assert "\n" not in error.message
