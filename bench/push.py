@@ -26,6 +26,9 @@ from signer.registry.push import push_image
 from signer.registry.sources import open_source
 from signer.testing.images import TestImage, write_oci_layout
 
+#: upper bound on one external command (signer push, skopeo) in a benchmark round
+COMMAND_TIMEOUT = 600
+
 IMAGES = 20
 RESOLVES = 200
 
@@ -64,13 +67,14 @@ def run(ctx: Context) -> list[Row]:
         for i, image in enumerate(prepared["cli"]):
             _check(subprocess.run([sys.executable, "-m", "signer", "push", "-q", image.source,
                                    f"{host}/bench-cli/r{r}-i{i}:v1"], capture_output=True,
-                                  check=False), "signer push")
+                                  check=False, timeout=COMMAND_TIMEOUT), "signer push")
 
     def peer_copy(r: int) -> None:
         for i, image in enumerate(prepared["skopeo"]):
             _check(subprocess.run(["skopeo", "copy", "-q", "--dest-tls-verify=false",
                                    image.source, f"docker://{host}/bench-skopeo/r{r}-i{i}:v1"],
-                                  capture_output=True, check=False), "skopeo copy")
+                                  capture_output=True, check=False, timeout=COMMAND_TIMEOUT),
+                   "skopeo copy")
 
     lib = ctx.measure(ours_inprocess, setup=prepare("lib"))
     cli = ctx.measure(ours_cli, setup=prepare("cli"))
@@ -89,8 +93,8 @@ def run(ctx: Context) -> list[Row]:
         peer_digests.clear()
         for ref in refs:
             raw = _check(subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false",
-                                         f"docker://{ref}"], capture_output=True, check=False),
-                         "skopeo inspect")
+                                         f"docker://{ref}"], capture_output=True, check=False,
+                                        timeout=COMMAND_TIMEOUT), "skopeo inspect")
             peer_digests.append("sha256:" + hashlib.sha256(raw).hexdigest())
 
     batch_digests: list[str] = []
@@ -126,10 +130,11 @@ def _confirm_with_manifest_digest(scratch: Path, host: str) -> None:
     """One spot check that sha256 of the raw bytes is what skopeo manifest-digest says."""
     raw = _check(subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false",
                                  f"docker://{host}/bench-lib/r0-i0:v1"], capture_output=True,
-                                check=False), "skopeo inspect")
+                                check=False, timeout=COMMAND_TIMEOUT), "skopeo inspect")
     path = scratch / "manifest.json"
     path.write_bytes(raw)
     said = _check(subprocess.run(["skopeo", "manifest-digest", str(path)], capture_output=True,
-                                 check=False), "skopeo manifest-digest").decode().strip()
+                                 check=False, timeout=COMMAND_TIMEOUT),
+                  "skopeo manifest-digest").decode().strip()
     if said != "sha256:" + hashlib.sha256(raw).hexdigest():
         raise RuntimeError("skopeo manifest-digest disagrees with sha256 of the manifest")

@@ -56,7 +56,7 @@ def test_password_in_argv_is_refused_without_echo(tmp_path: Path) -> None:
                   ["--password=hunter2-secret"]):
         done = subprocess.run([sys.executable, "-m", "signer", "push", *flags, image.source,
                                "127.0.0.1:5000/r:t"], capture_output=True, text=True,
-                              check=False)
+                              check=False, timeout=60)
         assert done.returncode == 2, done.stderr
         assert "hunter2" not in done.stdout + done.stderr
         assert len([x for x in done.stderr.splitlines() if x.startswith("Error:")]) == 1
@@ -78,5 +78,5 @@ def test_cli_module_imports_only_stdlib_at_top() -> None:
             "print(sorted(m for m in ('requests', 'cryptography', 'signer.registry.client') "
             "if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
+                          check=True, timeout=60)
     assert done.stdout.strip() == "[]"

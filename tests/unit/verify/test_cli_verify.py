@@ -28,7 +28,7 @@ def test_module_imports_only_the_standard_library() -> None:
             "print(sorted(m for m in ('cryptography', 'requests', 'signer.fetch', "
             "'signer.trust') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+                         check=True, timeout=60).stdout
     assert out.strip() == "[]"
 
 

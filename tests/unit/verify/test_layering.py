@@ -13,5 +13,5 @@ def test_pure_verification_imports_no_network_code() -> None:
             "('requests', 'urllib3') or m.startswith(('signer.registry', 'signer.http', "
             "'signer.fetch', 'signer.services'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+                         check=True, timeout=60).stdout
     assert out.strip() == "[]"
