@@ -51,7 +51,7 @@ class HostileServer:
 
     def start(self) -> None:
         handler = type("_Bound", (_Handler,), {"server_state": self})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd = _QuietServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -63,6 +63,13 @@ class HostileServer:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Clients giving up on a hostile answer is expected: no tracebacks on stderr."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore per-connection errors."""
 
 
 class _Handler(BaseHTTPRequestHandler):
