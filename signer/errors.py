@@ -52,6 +52,10 @@ class ResponseCutError(NetworkError):
     may be repeated."""
 
 
+class ServiceTimeoutError(NetworkError):
+    """A service accepted the connection (or not) but did not answer in time."""
+
+
 class RegistryError(NetworkError):
     """The registry refused or failed a request."""
 

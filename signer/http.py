@@ -19,7 +19,7 @@ from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from signer import __version__
-from signer.errors import NetworkError, ResponseCutError, SizeLimitError
+from signer.errors import NetworkError, ResponseCutError, ServiceTimeoutError, SizeLimitError
 
 #: (connect, read) seconds for every request unless the caller says otherwise.
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)
@@ -162,13 +162,13 @@ def describe_exception(exc: requests.RequestException, url: str) -> NetworkError
     if isinstance(exc, requests.exceptions.ConnectionError) and isinstance(
             getattr(exc.args[0] if exc.args else None, "reason", None), ReadTimeoutError):
         # after retries, urllib3 reports read timeouts as a ConnectionError(MaxRetryError)
-        return NetworkError(f"{host} did not answer in time",
+        return ServiceTimeoutError(f"{host} did not answer in time",
                             hint="the service is slow or unreachable; try again")
     if isinstance(exc, requests.exceptions.ConnectionError):
         return NetworkError(f"cannot connect to {host}",
                             hint="check the address and that the service is running")
     if isinstance(exc, requests.exceptions.Timeout):
-        return NetworkError(f"{host} did not answer in time",
+        return ServiceTimeoutError(f"{host} did not answer in time",
                             hint="the service is slow or unreachable; try again")
     return NetworkError(f"request to {host} failed: {type(exc).__name__}")
 

@@ -39,6 +39,7 @@ from signer.errors import (
     NetworkError,
     RegistryError,
     ResponseCutError,
+    ServiceTimeoutError,
     SizeLimitError,
 )
 from signer.formats.legacy import Descriptor
@@ -74,6 +75,10 @@ MAX_REDIRECTS = 5
 #: (connect, read) seconds for the HTTPS probe of loopback/insecure registries: a
 #: plain-HTTP server may never answer a TLS hello, so do not wait the full timeout.
 PROBE_TIMEOUT = (3.0, 5.0)
+#: Longest read wait for the ``/v2/`` ping: the API root answers at once on a healthy
+#: registry, so a registry that accepts connections but never answers is given up on
+#: sooner than a slow blob transfer would be.
+PING_READ_TIMEOUT = 10.0
 MAX_TAGS = 100_000
 MAX_TAG_PAGES = 1_000
 MAX_REFERRERS = 10_000
@@ -226,6 +231,7 @@ class RegistryClient:
         if self._insecure:
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self._retries = retries
+        self._ping_timeout = (timeout[0], min(timeout[1], PING_READ_TIMEOUT))
         self._chunk_size = max(1, chunk_size)
         self._backoff = backoff
         self._session = new_session(retries=retries, backoff=backoff, timeout=timeout,
@@ -235,6 +241,9 @@ class RegistryClient:
                                  pool_size=pool_size)
         self._lock = threading.Lock()
         self._hosts: dict[str, _Host] = {}
+        # A host whose ping failed for a network reason fails again at once for the
+        # rest of this client's life, instead of waiting out every timeout per call.
+        self._unreachable: dict[str, Error] = {}
         self._host_locks: dict[str, threading.Lock] = {}
         self._credentials_cache: dict[str, Credentials | None] = {}
         self._tokens = TokenCache()
@@ -280,8 +289,17 @@ class RegistryClient:
         with lock:
             with self._lock:
                 state = self._hosts.get(key)
+                known_failure = self._unreachable.get(key)
+            if known_failure is not None:
+                raise type(known_failure)(known_failure.message, hint=known_failure.hint,
+                                          exit_code=known_failure.exit_code)
             if state is None:
-                state = self._ping(ref)
+                try:
+                    state = self._ping(ref)
+                except ServiceTimeoutError as failure:
+                    with self._lock:
+                        self._unreachable[key] = failure
+                    raise
                 with self._lock:
                     self._hosts[key] = state
         return state
@@ -295,7 +313,7 @@ class RegistryClient:
         if not (insecure or ref.is_loopback):
             try:
                 response = self._session.get(f"https://{host}/v2/", allow_redirects=False,
-                                             stream=True)
+                                             stream=True, timeout=self._ping_timeout)
             except requests.RequestException as exc:
                 raise exception_error(exc, host) from None
             return self._ping_result(response, f"https://{host}", verify, insecure, host)
@@ -308,7 +326,7 @@ class RegistryClient:
         except requests.RequestException as https_exc:
             try:
                 response = self._session.get(f"http://{host}/v2/", allow_redirects=False,
-                                             stream=True)
+                                             stream=True, timeout=self._ping_timeout)
             except requests.RequestException as exc:
                 raise exception_error(exc, host) from None
             if response.status_code == 400:

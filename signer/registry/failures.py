@@ -15,7 +15,13 @@ from collections.abc import Iterable
 import requests
 import urllib3.exceptions
 
-from signer.errors import AuthenticationError, Error, NetworkError, RegistryError
+from signer.errors import (
+    AuthenticationError,
+    Error,
+    NetworkError,
+    RegistryError,
+    ServiceTimeoutError,
+)
 from signer.http import redact
 
 #: How much of an error body we read to explain a failure.
@@ -57,7 +63,7 @@ def exception_error(exc: requests.RequestException, host: str) -> NetworkError:
     # after retries, urllib3 reports read timeouts as a ConnectionError(MaxRetryError)
     if isinstance(exc, requests.exceptions.Timeout) or any(
             isinstance(c, (urllib3.exceptions.ReadTimeoutError, TimeoutError)) for c in causes):
-        return NetworkError(f"{host} did not answer in time",
+        return ServiceTimeoutError(f"{host} did not answer in time",
                             hint="the registry is slow or unreachable; try again")
     if isinstance(exc, requests.exceptions.ConnectionError):
         return NetworkError(f"connection to {host} failed ({type(exc).__name__})",
