@@ -32,7 +32,7 @@ from signer.verify import checks
 from signer.verify.certs import (
     GITHUB_EXTENSIONS,
     certificate_subject,
-    extension_bytes,
+    github_extensions,
     oidc_issuer,
 )
 from signer.verify.checks import CheckFailed
@@ -136,12 +136,9 @@ def certificate_output_fields(cert: x509.Certificate) -> dict[str, str]:
     if issuer is not None:
         fields["Issuer"] = issuer
         fields["1.3.6.1.4.1.57264.1.1"] = issuer
-    for name, oid in GITHUB_EXTENSIONS.items():
-        raw = extension_bytes(cert, oid)
-        if raw is not None:
-            value = raw.decode("utf-8", errors="replace")
-            fields[name] = value
-            fields[oid.dotted_string] = value
+    for name, value in github_extensions(cert).items():
+        fields[name] = value
+        fields[GITHUB_EXTENSIONS[name].dotted_string] = value
     return fields
 
 
