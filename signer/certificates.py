@@ -11,7 +11,7 @@ identity check.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from cryptography import x509
 
@@ -35,7 +35,7 @@ def _cached(kind: str, data: bytes, parse: Callable[[bytes], _T]) -> _T:
     key = (kind, bytes(data))
     found = _cache.get(key)
     if found is not None:
-        return found  # type: ignore[return-value]
+        return cast(_T, found)  # stored by this function under the same kind
     try:
         value = parse(key[1])
     except _PARSE_ERRORS as err:

@@ -231,6 +231,8 @@ class _TarStore:
 
     def open(self, name: str) -> IO[bytes]:
         offset, size = self.members[name]
+        # _MemberReader has the read()/close()/context-manager subset of IO[bytes] that
+        # callers use; implementing the whole IO interface would be dead code.
         return _MemberReader(self.path, offset, size)  # type: ignore[return-value]
 
     def close(self) -> None:
