@@ -356,7 +356,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             references.append(parse_reference(text))
         except InputError as err:  # a bad reference on the command line is a usage error
-            raise UsageError(f"invalid image reference {text!r}: {err.message}") from None
+            raise UsageError(err.message, hint=err.hint) from None  # names the text
     if options.policy.ignore_tlog:
         sys.stderr.write(TLOG_WARNING + "\n")
     if options.policy.identity is not None:

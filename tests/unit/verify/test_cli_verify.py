@@ -94,6 +94,17 @@ def test_bad_reference_and_no_image_exit_2() -> None:
     assert main(["verify", "--key", KEY]) == 2
 
 
+def test_bad_reference_is_named_once_with_the_parser_hint(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from signer.cli.main import main
+
+    assert main(["verify", "--key", KEY, "reg.example/Upper:1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("invalid image reference") == 1
+    assert "must be lower-case" in err and "hint: repository path components" in err
+
+
 def test_trust_overrides_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SIGSTORE_REKOR_PUBLIC_KEY",
                        str(LEGACY / "spectro-librarium-nightly-key-valid" / "public-key.pem"))
