@@ -202,7 +202,7 @@ def build_policy(args: argparse.Namespace) -> VerificationPolicy:
             raise UsageError(
                 "--certificate-identity or --certificate-identity-regexp is required for "
                 "verification in keyless mode",
-                hint="e.g. --certificate-identity-regexp '^https://github.com/OWNER/REPO/' "
+                hint="e.g. --certificate-identity-regexp '^https://github\\.com/OWNER/REPO/' "
                      "--certificate-oidc-issuer https://token.actions.githubusercontent.com")
         if args.certificate_oidc_issuer is None and args.certificate_oidc_issuer_regexp is None:
             raise UsageError(

@@ -111,3 +111,20 @@ def test_trust_overrides_from_environment(monkeypatch: pytest.MonkeyPatch) -> No
     trust = cli.load_trust(_parse("--key", KEY, IMAGE))
     assert len(trust.tlogs) == 1
     assert len(trust.certificate_authorities) == 2  # the rest stays public good
+
+
+def test_the_missing_identity_hint_suggests_a_policy_without_pitfalls(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import shlex
+
+    from signer.cli.main import main
+    from signer.verify.policy import IdentityPolicy, identity_warnings
+
+    assert main(["verify", IMAGE]) == 2
+    hint = capsys.readouterr().err.split("hint: e.g. ", 1)[1].strip()
+    words = shlex.split(hint)
+    suggested = dict(zip(words[::2], words[1::2], strict=True))
+    policy = IdentityPolicy(identity_regexp=suggested["--certificate-identity-regexp"],
+                            issuer=suggested["--certificate-oidc-issuer"])
+    assert identity_warnings(policy) == []
