@@ -128,7 +128,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     registry.add_argument("--insecure-registry", "--allow-insecure-registry",
                           "--allow-http-registry", dest="insecure_registry", action="append",
                           nargs="?", const="*", default=[], metavar="HOST",
-                          help="registry that may use plain HTTP or unverified TLS")
+                          help="registry that may use plain HTTP or unverified TLS "
+                               "(repeatable; without HOST: the registries of the IMAGEs given)")
     registry.add_argument("--ca-bundle", "--registry-cacert", dest="ca_bundle", metavar="FILE",
                           help="extra CA certificates for registry TLS")
     registry.add_argument("--max-workers", type=int, default=32, metavar="N",
