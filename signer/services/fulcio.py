@@ -131,16 +131,26 @@ class FulcioClient:
                             backoff=self.backoff)
 
     def _post(self, body: bytes, token: IdentityToken) -> SigningCertificate:
-        from signer.http import redact
+        from signer.http import display_host, redact
 
         url = self.url + SIGNING_CERT_PATH
+        # Never follow a redirect: the body holds the identity token too, and a 307/308
+        # would carry it, unchanged, to whatever host the Location names.
         response, text = send_request(
             self._session, "POST", url, service="Fulcio", limit=MAX_RESPONSE_BYTES, data=body,
+            allow_redirects=False,
             headers={"Content-Type": "application/json", "Accept": "application/json",
                      "Authorization": f"Bearer {token.raw}"})
         status = response.status_code
         if status == 200 or status == 201:
             return parse_signing_certificate(text)
+        if 300 <= status < 400:
+            location = response.headers.get("Location") or ""
+            raise SigningError(
+                f"Fulcio answered HTTP {status}, a redirect"
+                f"{' to ' + display_host(location) if display_host(location) else ''}; "
+                "the identity token is not sent on",
+                hint="give Fulcio's final address as --fulcio-url")
         message = _error_message(text)
         error = SigningError(redact(f"Fulcio refused the certificate request (HTTP {status})"
                                     f"{': ' + message if message else ''}", [token.raw]),
