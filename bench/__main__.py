@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"[bench] {area} ...", file=sys.stderr, flush=True)
             try:
                 area_rows = run(ctx)
-            except Exception:
+            except Exception:  # one area's failure is reported; the others still run
                 failed.append(area)
                 traceback.print_exc()
                 continue

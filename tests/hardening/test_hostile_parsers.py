@@ -207,14 +207,13 @@ def test_parser_raises_only_signer_errors(name: str) -> None:
     check()
 
 
-@pytest.mark.parametrize("name", sorted(PARSERS))
+#: The log_entry sample is synthetic: only its shape matters, it is not meant to parse.
+@pytest.mark.parametrize("name", sorted(set(PARSERS) - {"log_entry"}))
 def test_samples_parse(name: str) -> None:
     """The unmutated samples are accepted (so the properties exercise real parsing)."""
     if name in ("token",):
         parse_identity_token(SAMPLES[name].decode(), now=1700000001)
         return
-    if name == "log_entry":
-        pytest.skip("synthetic entry: only its shape matters")
     PARSERS[name](SAMPLES[name])
 
 

@@ -65,5 +65,5 @@ def load_case(name: str) -> Case:
 def conformance_dir() -> Path:
     """The corpus root; skip when it is not present on this machine."""
     if not (CONFORMANCE_DIR / "bundles").is_dir():
-        pytest.skip(f"conformance corpus not found at {CONFORMANCE_DIR}")
+        pytest.fail(f"conformance corpus not found at {CONFORMANCE_DIR}")
     return CONFORMANCE_DIR

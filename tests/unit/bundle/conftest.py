@@ -14,5 +14,5 @@ CONFORMANCE_DIR = Path(os.environ.get("SIGNER_CONFORMANCE_DIR", "/work/shared/co
 def conformance_dir() -> Path:
     """The conformance corpus (README in it); tests needing it skip when it is absent."""
     if not (CONFORMANCE_DIR / "bundles").is_dir():
-        pytest.skip(f"conformance corpus not found at {CONFORMANCE_DIR}")
+        pytest.fail(f"conformance corpus not found at {CONFORMANCE_DIR}")
     return CONFORMANCE_DIR
