@@ -21,8 +21,8 @@ from typing import Any
 import jwt
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
 from signer.testing.ca import CertificateAuthority
@@ -34,6 +34,7 @@ from signer.testing.fulcio_identity import (
     leaf_profile,
 )
 from signer.testing.httpbase import Request, Response, Service, json_response, text_response
+from signer.testing.keystore import verify_with_default_hash
 
 # Fulcio's client-facing messages (pkg/server/error.go) and gRPC codes.
 INVALID_SIGNATURE = "The signature supplied in the request could not be verified"
@@ -274,23 +275,9 @@ def _check_proof_of_possession(body: dict[str, Any], principal: str) -> Certific
     checked = _validate_key(key)
     try:
         proof = _b64(_field(request, "proofOfPossession", "proof_of_possession") or "")
-        _verify_default(checked, proof, principal.encode("utf-8"))
+        verify_with_default_hash(checked, proof, principal.encode("utf-8"))
     except (InvalidSignature, ValueError, binascii.Error) as exc:
         raise FulcioError(GRPC_INVALID_ARGUMENT, INVALID_SIGNATURE) from exc
     return checked
 
 
-def _verify_default(key: CertificatePublicKeyTypes, signature: bytes, message: bytes) -> None:
-    """Verify with the key's default algorithm, as Fulcio's challenge check does."""
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        algorithm: hashes.HashAlgorithm = {
-            "secp256r1": hashes.SHA256(),
-            "secp384r1": hashes.SHA384(),
-        }.get(key.curve.name, hashes.SHA512())
-        key.verify(signature, message, ec.ECDSA(algorithm))
-    elif isinstance(key, rsa.RSAPublicKey):
-        key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
-    elif isinstance(key, ed25519.Ed25519PublicKey):
-        key.verify(signature, message)
-    else:
-        raise InvalidSignature("unsupported key type")

@@ -11,8 +11,9 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
 KeyKind = Literal["p256", "p384", "rsa2048"]
@@ -61,3 +62,28 @@ def spki_pem(key: PublicKeyTypes) -> str:
 def key_id(key: PublicKeyTypes) -> bytes:
     """SHA-256 of the DER SubjectPublicKeyInfo (Rekor logID, CT log id)."""
     return hashlib.sha256(spki_der(key)).digest()
+
+
+#: The hash each ECDSA curve signs with by default (as Fulcio and Rekor assume).
+_CURVE_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "secp256r1": hashes.SHA256,
+    "secp384r1": hashes.SHA384,
+    "secp521r1": hashes.SHA512,
+}
+
+
+def verify_with_default_hash(key: object, signature: bytes, message: bytes) -> None:
+    """Verify ``signature`` over ``message`` with the key type's default algorithm:
+    ECDSA with its curve's hash, RSA PKCS#1 v1.5 SHA-256, or Ed25519. Raises
+    ``InvalidSignature`` when it does not verify or the key type is unsupported."""
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        hash_type = _CURVE_HASHES.get(key.curve.name)
+        if hash_type is None:
+            raise InvalidSignature("unsupported curve")
+        key.verify(signature, message, ec.ECDSA(hash_type()))
+    elif isinstance(key, rsa.RSAPublicKey):
+        key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+    elif isinstance(key, ed25519.Ed25519PublicKey):
+        key.verify(signature, message)
+    else:
+        raise InvalidSignature("unsupported key type")

@@ -18,9 +18,10 @@ from typing import Any
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
+from signer.testing.keystore import verify_with_default_hash
 from signer.testing.rekor_log import canonical_json
 
 _HASHES: dict[str, tuple[int, type[hashes.HashAlgorithm]]] = {
@@ -158,21 +159,6 @@ def pae(payload_type: str, payload: bytes) -> bytes:
     return b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
 
 
-def _verify_message(key: Any, signature: bytes, message: bytes) -> None:
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        algorithm: hashes.HashAlgorithm = {
-            "secp384r1": hashes.SHA384(),
-            "secp521r1": hashes.SHA512(),
-        }.get(key.curve.name, hashes.SHA256())
-        key.verify(signature, message, ec.ECDSA(algorithm))
-    elif isinstance(key, rsa.RSAPublicKey):
-        key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
-    elif isinstance(key, ed25519.Ed25519PublicKey):
-        key.verify(signature, message)
-    else:
-        raise InvalidSignature("unsupported key type")
-
-
 def _dsse(spec: dict[str, Any]) -> CanonicalEntry:
     proposed = spec.get("proposedContent") or {}
     if not isinstance(proposed, dict):
@@ -200,7 +186,7 @@ def _dsse(spec: dict[str, Any]) -> CanonicalEntry:
         matched = None
         for verifier in verifiers:
             try:
-                _verify_message(verifier.key, signature, message)
+                verify_with_default_hash(verifier.key, signature, message)
             except InvalidSignature:
                 continue
             matched = verifier
