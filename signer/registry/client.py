@@ -62,6 +62,7 @@ from signer.registry.mediatypes import (
     OCI_INDEX,
     OCI_MANIFEST,
 )
+from signer.registry.probe import answers_tls
 
 #: Largest manifest we read or write (the limit distribution itself applies).
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
@@ -317,24 +318,37 @@ class RegistryClient:
             except requests.RequestException as exc:
                 raise exception_error(exc, host) from None
             return self._ping_result(response, f"https://{host}", verify, insecure, host)
-        # Loopback or user-named insecure: HTTPS first, then plain HTTP.
-        try:
-            response = self._once.get(f"https://{host}/v2/", verify=verify,
-                                      allow_redirects=False, stream=True,
-                                      timeout=PROBE_TIMEOUT)
-            return self._ping_result(response, f"https://{host}", verify, insecure, host)
-        except requests.RequestException as https_exc:
+        # Loopback or user-named insecure: HTTPS first, then plain HTTP. The HTTPS
+        # attempt is skipped when a bare handshake shows the port does not speak TLS
+        # (it would fail the same way, after loading the whole CA bundle).
+        https_exc: requests.RequestException | None = None
+        if answers_tls(host, PROBE_TIMEOUT):
             try:
-                response = self._session.get(f"http://{host}/v2/", allow_redirects=False,
-                                             stream=True, timeout=self._ping_timeout)
+                return self._probe_https(host, verify, insecure)
             except requests.RequestException as exc:
-                raise exception_error(exc, host) from None
-            if response.status_code == 400:
-                body = next(response.iter_content(4096), b"")
-                _finish(response)
-                if b"HTTPS server" in body:
-                    raise exception_error(https_exc, host) from None
-            return self._ping_result(response, f"http://{host}", verify, insecure, host)
+                https_exc = exc
+        try:
+            response = self._session.get(f"http://{host}/v2/", allow_redirects=False,
+                                         stream=True, timeout=self._ping_timeout)
+        except requests.RequestException as exc:
+            raise exception_error(exc, host) from None
+        if response.status_code == 400:
+            body = next(response.iter_content(4096), b"")
+            _finish(response)
+            if b"HTTPS server" in body:
+                if https_exc is None:  # the bare handshake missed it: ask over HTTPS after all
+                    try:
+                        return self._probe_https(host, verify, insecure)
+                    except requests.RequestException as exc:
+                        https_exc = exc
+                raise exception_error(https_exc, host) from None
+        return self._ping_result(response, f"http://{host}", verify, insecure, host)
+
+    def _probe_https(self, host: str, verify: bool | str, insecure: bool) -> _Host:
+        """The ``/v2/`` ping over HTTPS of a loopback or user-named insecure registry."""
+        response = self._once.get(f"https://{host}/v2/", verify=verify, allow_redirects=False,
+                                  stream=True, timeout=PROBE_TIMEOUT)
+        return self._ping_result(response, f"https://{host}", verify, insecure, host)
 
     def _ping_result(self, response: requests.Response, base_url: str, verify: bool | str,
                      insecure: bool, host: str) -> _Host:

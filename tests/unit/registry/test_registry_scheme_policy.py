@@ -2,12 +2,15 @@
 
 No network: a transport adapter records every URL the client tries and refuses the
 connection, so the policy (HTTPS only unless the registry is loopback or named
-insecure) is checked without any server.
+insecure) is checked without any server. The bare TLS handshake that decides whether
+a loopback or insecure registry's HTTPS attempt is worth making is replaced by a
+fixed answer.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from unittest import mock
 
 import pytest
 import requests
@@ -32,13 +35,15 @@ class _Refusing(BaseAdapter):
         """Nothing to close."""
 
 
-def _attempts(text: str, insecure: tuple[str, ...] = ()) -> list[tuple[str, Any]]:
+def _attempts(text: str, insecure: tuple[str, ...] = (),
+              answers_tls: bool = True) -> list[tuple[str, Any]]:
     seen: list[tuple[str, Any]] = []
     client = RegistryClient(AnonymousKeychain(), insecure=insecure, retries=0)
     for session in (client._session, client._once):
         session.mount("https://", _Refusing(seen))
         session.mount("http://", _Refusing(seen))
-    with client, pytest.raises(NetworkError):
+    with client, pytest.raises(NetworkError), \
+            mock.patch("signer.registry.client.answers_tls", return_value=answers_tls):
         client.get_manifest(parse_reference(text))
     return seen
 
@@ -71,3 +76,14 @@ def test_named_insecure_registry_may_use_http_and_unverified_tls() -> None:
     # Naming one registry insecure does not relax another.
     seen = _attempts("other.internal:5000/app", insecure=("registry.internal:5000",))
     assert [url for url, _ in seen] == ["https://other.internal:5000/v2/"]
+
+
+@pytest.mark.parametrize("insecure", [(), ("127.0.0.1:5000",)])
+def test_port_without_tls_skips_the_https_attempt(insecure: tuple[str, ...]) -> None:
+    seen = _attempts("127.0.0.1:5000/app", insecure=insecure, answers_tls=False)
+    assert [url for url, _ in seen] == ["http://127.0.0.1:5000/v2/"]
+
+
+def test_remote_registry_never_takes_the_plain_http_shortcut() -> None:
+    seen = _attempts("registry.example.com/app:v1", answers_tls=False)
+    assert [url for url, _ in seen] == ["https://registry.example.com/v2/"]
