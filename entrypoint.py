@@ -259,6 +259,9 @@ def _check_url(name: str, value: str) -> str | None:
         return None
     if not re.match(r"^https?://[^\s/]+", value):
         raise InputProblem(name, f"expected an http(s) URL, got {value!r}")
+    if "@" in value.split("://", 1)[1].split("/", 1)[0]:
+        # the URL is echoed into logs, outputs and the job summary: no credentials in it
+        raise InputProblem(name, "the URL must not hold a user name or password")
     return value.rstrip("/")
 
 

@@ -72,6 +72,19 @@ def test_every_bad_input_is_reported_once_with_its_name() -> None:
     assert "line 1" in found["annotations"]
 
 
+def test_service_urls_with_credentials_are_refused_without_echoing_them() -> None:
+    found = problems_of(env(images="r:1", rekor_url="https://user:hunter2@rekor.example",
+                            fulcio_url="https://token@fulcio.example/api"))
+    assert set(found) == {"rekor-url", "fulcio-url"}
+    for message in found.values():
+        assert "user name or password" in message
+        assert "hunter2" not in message and "token@" not in message
+    inputs, problems = read_inputs(env(images="r:1",
+                                       rekor_url="https://rekor.example/path@v1"))
+    assert problems == [] and inputs is not None
+    assert inputs.rekor_url == "https://rekor.example/path@v1"
+
+
 def test_verify_mode_without_identity_defaults_to_this_repository() -> None:
     inputs, problems = read_inputs(env(mode="verify", images="ghcr.io/o/r:1"))
     assert problems == [] and inputs is not None and inputs.policy is not None
