@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
@@ -42,7 +42,6 @@ from signer.errors import (
     ServiceTimeoutError,
     SizeLimitError,
 )
-from signer.formats.legacy import Descriptor
 from signer.http import DEFAULT_TIMEOUT, MAX_RETRY_AFTER, RETRY_STATUSES, new_session, read_bounded
 from signer.reference import Reference
 from signer.registry.auth import (
@@ -63,6 +62,9 @@ from signer.registry.mediatypes import (
     OCI_MANIFEST,
 )
 from signer.registry.probe import answers_tls
+
+if TYPE_CHECKING:
+    from signer.formats.legacy import Descriptor
 
 #: Largest manifest we read or write (the limit distribution itself applies).
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
@@ -192,6 +194,8 @@ def _media_type(content_type: str, data: bytes) -> str:
 
 
 def _descriptor(entry: Any) -> Descriptor | None:
+    from signer.formats.legacy import Descriptor  # only the referrers API needs the format
+
     if not isinstance(entry, dict):
         return None
     media_type, size, digest = entry.get("mediaType"), entry.get("size"), entry.get("digest")

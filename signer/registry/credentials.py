@@ -14,8 +14,6 @@ import base64
 import binascii
 import json
 import os
-import shutil
-import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +121,9 @@ def run_credential_helper(helper: str, server: str) -> Credentials | None:
     The server URL goes on stdin and the secret comes back on stdout, as Docker's
     protocol prescribes. A missing program or "not found" answer gives None.
     """
+    import shutil  # here: most pushes and verifications never run a helper
+    import subprocess
+
     program = shutil.which(f"docker-credential-{helper}")
     if program is None:
         return None

@@ -12,6 +12,8 @@ Everything is validated before anything is pushed: the layout files, every manif
 (size cap, JSON shape, digest), every descriptor's blob (present, right size), and tar
 members (no absolute paths, no ``..``, links must stay inside the archive, no devices).
 Blob bytes are checked against their digest when they are read for upload.
+The tar and gzip machinery is imported only when a tar is opened, so pushing a
+layout directory does not load it.
 
 A ``docker save`` archive has no registry manifest; we build a Docker schema-2
 manifest for it. Its layers are pushed exactly as stored: an uncompressed
@@ -23,16 +25,11 @@ skopeo and the distribution registry all accept both.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
 import posixpath
 import re
-import shutil
-import tarfile
-import tempfile
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,6 +234,8 @@ class _TarStore:
 
     def close(self) -> None:
         if self._temp_dir:
+            import shutil
+
             shutil.rmtree(self._temp_dir, ignore_errors=True)
             self._temp_dir = None
 
@@ -272,6 +271,11 @@ def _uncompressed_tar(path: Path) -> tuple[Path, str | None]:
         magic = handle.read(2)
     if magic != b"\x1f\x8b":
         return path, None
+    import gzip
+    import shutil
+    import tempfile
+    import zlib
+
     temp_dir = tempfile.mkdtemp(prefix="signer-source-")
     target = Path(temp_dir) / "archive.tar"
     # A gzip bomb must not fill the disk: stop while some space is still free.
@@ -299,6 +303,9 @@ def _uncompressed_tar(path: Path) -> tuple[Path, str | None]:
 
 def _open_tar_store(path: Path) -> _TarStore:
     """Index a tar's regular files (validating every member) without extracting it."""
+    import shutil
+    import tarfile
+
     archive = str(path)
     tar_path, temp_dir = _uncompressed_tar(path)
     try:

@@ -6,7 +6,9 @@ import gzip
 import hashlib
 import io
 import json
+import shutil
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -330,11 +332,11 @@ def test_gzip_that_would_fill_the_disk_is_stopped(tmp_path: Path,
     image = write_oci_archive(tmp_path / "img.tar.gz", seed="bomb", compress=True,
                               layer_size=200_000)
     free = sources.DISK_RESERVE_BYTES + 100_000  # less than the tar's uncompressed size
-    monkeypatch.setattr(sources.shutil, "disk_usage",
+    monkeypatch.setattr(shutil, "disk_usage",
                         lambda _path: type("Usage", (), {"free": free})())
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    monkeypatch.setattr(sources.tempfile, "tempdir", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     err = _error(str(image.path))
     assert isinstance(err, SizeLimitError) and "free disk space" in err.message
     assert list(scratch.iterdir()) == []  # the partial copy is gone
@@ -365,7 +367,7 @@ def test_gzip_temporary_copy_is_removed_on_close(tmp_path: Path,
     image = write_oci_archive(tmp_path / "img.tar.gz", seed="cleanup", compress=True)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    monkeypatch.setattr(sources.tempfile, "tempdir", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     with open_source(str(image.path)) as source:
         assert len(list(scratch.iterdir())) == 1
         assert source.root.digest == image.digest
