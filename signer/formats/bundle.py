@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
@@ -27,7 +27,9 @@ from signer.certificates import (
     parse_pem_certificate,
 )
 from signer.errors import InputError
-from signer.formats.legacy import RekorBundle, parse_rekor_bundle
+
+if TYPE_CHECKING:  # the legacy formats are imported only for a legacy blob bundle
+    from signer.formats.legacy import RekorBundle
 
 __all__ = [
     "BUNDLE_MEDIA_TYPE_V03",
@@ -467,6 +469,8 @@ def parse_legacy_blob_bundle(document: Mapping[str, Any]) -> LegacyBlobBundle:
         if not isinstance(rekor_value, Mapping):
             raise _fail("rekorBundle is not an object")
         try:
+            from signer.formats.legacy import parse_rekor_bundle
+
             rekor_bundle = parse_rekor_bundle(json.dumps(rekor_value))
         except InputError as err:
             raise _fail(err.message) from None
