@@ -1,11 +1,16 @@
-"""Content digests (`sha256:<hex>`) as OCI uses them (layer L1)."""
+"""Content digests (`sha256:<hex>`) as OCI uses them (layer L1).
+
+Value types on the ``signer push`` path are ``NamedTuple``s rather than dataclasses:
+the push is one short process per image, and ``dataclasses`` (with ``inspect``) plus
+the code it generates per class cost more start-up time than the push's own work.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from signer.errors import DigestMismatchError, InputError
 
@@ -13,8 +18,7 @@ _HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 _DIGEST_RE = re.compile(r"^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-fA-F0-9]{32,})$")
 
 
-@dataclass(frozen=True)
-class Digest:
+class Digest(NamedTuple):
     """A parsed content digest such as ``sha256:abc…``."""
 
     algorithm: str

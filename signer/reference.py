@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from signer.digest import parse_digest
 from signer.errors import InputError
@@ -38,9 +38,8 @@ def _error(text: str, problem: str, hint: str) -> InputError:
     return InputError(f"invalid image reference {text!r}: {problem}", hint=hint)
 
 
-@dataclass(frozen=True)
-class Reference:
-    """A parsed, normalised image reference.
+class Reference(NamedTuple):
+    """A parsed, normalised image reference (a ``NamedTuple``: see :mod:`signer.digest`).
 
     ``registry`` is normalised (``docker.io`` for Docker Hub, however written);
     ``repository`` is the path (``library/alpine`` on Hub for ``alpine``). ``tag`` and
@@ -89,17 +88,17 @@ class Reference:
     def with_digest(self, digest: str) -> Reference:
         """The same repository pinned to ``digest`` (validated); the tag is dropped."""
         parse_digest(digest)
-        return replace(self, tag=None, digest=digest)
+        return self._replace(tag=None, digest=digest)
 
     def with_tag(self, tag: str) -> Reference:
         """The same repository at ``tag`` (validated); any digest is dropped."""
         if not _TAG_RE.match(tag):
             raise InputError(f"invalid tag {tag!r}", hint=_TAG_HINT)
-        return replace(self, tag=tag, digest=None)
+        return self._replace(tag=tag, digest=None)
 
     def repository_only(self) -> Reference:
         """The repository without tag or digest."""
-        return replace(self, tag=None, digest=None)
+        return self._replace(tag=None, digest=None)
 
     def __str__(self) -> str:
         text = f"{self.registry}/{self.repository}"

@@ -14,8 +14,9 @@ import json
 import re
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import requests
@@ -37,12 +38,11 @@ OAUTH_CLIENT_ID = "signer"
 _PARAM_RE = re.compile(r'\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
 
 
-@dataclass(frozen=True)
-class Challenge:
+class Challenge(NamedTuple):
     """A parsed ``WWW-Authenticate`` challenge: the scheme (lower-case) and its params."""
 
     scheme: str
-    params: dict[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] = MappingProxyType({})
 
     @property
     def realm(self) -> str | None:
@@ -78,8 +78,7 @@ def repository_scope(repository: str, actions: str) -> str:
     return f"repository:{repository}:{actions}"
 
 
-@dataclass
-class _CachedToken:
+class _CachedToken(NamedTuple):
     value: str
     expires_at: float
 

@@ -22,9 +22,8 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
@@ -93,8 +92,7 @@ _KNOWN_MEDIA_TYPES = frozenset((*MANIFEST_MEDIA_TYPES, DOCKER_MANIFEST_V1,
                                 DOCKER_MANIFEST_V1_SIGNED))
 
 
-@dataclass(frozen=True)
-class Manifest:
+class Manifest(NamedTuple):
     """A manifest or index exactly as the registry stored it."""
 
     data: bytes
@@ -118,8 +116,7 @@ class Manifest:
         return document
 
 
-@dataclass(frozen=True)
-class ManifestDescriptor:
+class ManifestDescriptor(NamedTuple):
     """What a HEAD on a manifest tells: media type, digest and size."""
 
     media_type: str
@@ -127,8 +124,7 @@ class ManifestDescriptor:
     size: int
 
 
-@dataclass
-class _Host:
+class _Host(NamedTuple):
     """What the ``/v2/`` ping taught us about one registry host."""
 
     base_url: str

@@ -15,9 +15,8 @@ import binascii
 import json
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from signer.errors import AuthenticationError, InputError
 from signer.reference import DOCKER_HUB, DOCKER_HUB_API_HOST, DOCKER_HUB_GGCR_NAME
@@ -31,22 +30,22 @@ HELPER_TIMEOUT_SECONDS = 20.0
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Credentials:
+class Credentials(NamedTuple):
     """A username with a password (or token), or an OAuth2 identity (refresh) token.
 
     The secret is kept out of ``repr``/``str`` so the object can be logged safely.
     """
 
     username: str
-    password: str = field(default="", repr=False)
-    identity_token: str | None = field(default=None, repr=False)
+    password: str = ""
+    identity_token: str | None = None
 
     def __repr__(self) -> str:
         kind = "identity-token" if self.identity_token else "password"
         return f"Credentials(username={self.username!r}, {kind}=***)"
 
-    __str__ = __repr__
+    def __str__(self) -> str:
+        return self.__repr__()
 
     def basic_header(self) -> str:
         """The ``Authorization: Basic`` value for these credentials."""
@@ -83,7 +82,6 @@ def _normalise_config_key(key: str) -> str:
     return key.split("/", 1)[0]
 
 
-@dataclass(frozen=True)
 class StaticKeychain:
     """Fixed credentials: for the named registries, or for any registry if none are named.
 
@@ -91,8 +89,13 @@ class StaticKeychain:
     only to the registry host that challenges for them.
     """
 
-    credentials: Credentials
-    registries: frozenset[str] = frozenset()
+    def __init__(self, credentials: Credentials, registries: frozenset[str] = frozenset()
+                 ) -> None:
+        self.credentials = credentials
+        self.registries = registries
+
+    def __repr__(self) -> str:
+        return f"StaticKeychain(credentials={self.credentials!r}, registries={self.registries!r})"
 
     def credentials_for(self, registry: str) -> Credentials | None:
         """The fixed credentials if ``registry`` is one they are for."""
@@ -101,11 +104,14 @@ class StaticKeychain:
         return None
 
 
-@dataclass(frozen=True)
 class GitHubTokenKeychain:
     """``GITHUB_TOKEN`` (as in GitHub Actions) for ``ghcr.io``; nothing elsewhere."""
 
-    environ: Mapping[str, str] = field(default_factory=lambda: os.environ, repr=False)
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
+
+    def __repr__(self) -> str:
+        return "GitHubTokenKeychain()"
 
     def credentials_for(self, registry: str) -> Credentials | None:
         """A token credential for ghcr.io when ``GITHUB_TOKEN`` is set."""
@@ -242,11 +248,14 @@ def _credentials_from_auth_entry(entry: Mapping[str, Any], path: Path) -> Creden
     return None
 
 
-@dataclass(frozen=True)
 class ChainKeychain:
     """The first non-None answer of several keychains."""
 
-    keychains: tuple[Keychain, ...]
+    def __init__(self, keychains: tuple[Keychain, ...]) -> None:
+        self.keychains = keychains
+
+    def __repr__(self) -> str:
+        return f"ChainKeychain(keychains={self.keychains!r})"
 
     def credentials_for(self, registry: str) -> Credentials | None:
         """Ask each keychain in order."""
@@ -257,9 +266,11 @@ class ChainKeychain:
         return None
 
 
-@dataclass(frozen=True)
 class AnonymousKeychain:
     """No credentials for anyone."""
+
+    def __repr__(self) -> str:
+        return "AnonymousKeychain()"
 
     def credentials_for(self, registry: str) -> Credentials | None:
         """Always None."""

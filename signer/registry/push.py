@@ -19,8 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from signer.errors import InputError, RegistryError
 from signer.reference import Reference
@@ -45,8 +44,7 @@ class PushClient(Protocol):
     def put_manifest(self, ref: Reference, data: bytes, media_type: str) -> str: ...
 
 
-@dataclass(frozen=True)
-class PushResult:
+class PushResult(NamedTuple):
     """What one target received."""
 
     target: Reference

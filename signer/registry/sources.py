@@ -31,10 +31,9 @@ import os
 import posixpath
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Protocol
+from typing import IO, Any, NamedTuple, Protocol
 
 from signer.digest import Digest, check_digest, parse_digest, sha256_digest
 from signer.errors import DigestMismatchError, InputError, SizeLimitError
@@ -64,8 +63,7 @@ _CHUNK = 1024 * 1024
 _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
-@dataclass(frozen=True)
-class Blob:
+class Blob(NamedTuple):
     """A config or layer blob of an image: what a manifest says about it."""
 
     digest: str
@@ -73,8 +71,7 @@ class Blob:
     media_type: str
 
 
-@dataclass(frozen=True)
-class ImageManifest:
+class ImageManifest(NamedTuple):
     """A manifest or index to push: its exact bytes and what it refers to.
 
     ``blobs`` are the config and layers of a manifest (empty for an index);
@@ -103,15 +100,19 @@ class _Store(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass
 class ImageSource:
     """A validated image ready to push. Use as a context manager (closes temp files)."""
 
-    description: str
-    root: ImageManifest
-    tag: str | None
-    _store: _Store
-    _locations: dict[str, str] = field(default_factory=dict)
+    def __init__(self, description: str, root: ImageManifest, tag: str | None, store: _Store,
+                 locations: dict[str, str] | None = None) -> None:
+        self.description = description
+        self.root = root
+        self.tag = tag
+        self._store = store
+        self._locations: dict[str, str] = locations if locations is not None else {}
+
+    def __repr__(self) -> str:
+        return f"ImageSource({self.description!r}, root={self.root.digest}, tag={self.tag!r})"
 
     def manifests_in_push_order(self) -> list[ImageManifest]:
         """Every manifest once, children before the index that lists them; root last."""
