@@ -8,6 +8,7 @@ being run is imported, so start-up stays light.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
@@ -122,4 +123,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def entry() -> None:
     """Console-script entry point."""
-    raise SystemExit(main())
+    code = main()
+    # The process ends here. Interpreter shutdown runs the cycle collector over every
+    # object still alive -- every module, class and function the command imported,
+    # ~15-20 ms once requests is loaded, longer than a whole push to a local
+    # registry takes. Nothing the command needs is left to collect: the work is done,
+    # streams are flushed at exit as usual, atexit handlers still run.
+    gc.freeze()
+    raise SystemExit(code)
