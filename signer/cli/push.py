@@ -95,13 +95,11 @@ def _password(args: argparse.Namespace) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     """Push SOURCE to every IMAGE; print one pinned reference per target."""
+    import gc
     import os
-    import sys
 
     from signer.errors import InputError, UsageError
     from signer.reference import parse_reference
-    from signer.registry.push import PushResult, check_targets, push_image
-    from signer.registry.sources import open_source
 
     if args.jobs < 1 or args.jobs > 32:
         raise UsageError(f"--jobs {args.jobs} is out of range", hint="use 1 to 32")
@@ -113,6 +111,39 @@ def run(args: argparse.Namespace) -> int:
     if args.ca_bundle and not os.path.isfile(args.ca_bundle):
         raise InputError(f"CA bundle {args.ca_bundle} does not exist or is not a file",
                          hint="give a PEM file of CA certificates")
+
+    # Importing requests and the registry modules makes ~100k objects that live as long
+    # as the process; the push itself is short, and the cycle collector would spend
+    # several milliseconds walking them again and again. So they load with the
+    # collector paused and are then frozen out of its sight (reference counting still
+    # frees them); the freeze is undone when the push returns, for in-process callers.
+    collecting, thaw = gc.isenabled(), gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        _import_push_modules()
+    finally:
+        gc.freeze()
+        if collecting:
+            gc.enable()
+    try:
+        return _push(args, targets, password)
+    finally:
+        if thaw:
+            gc.unfreeze()
+
+
+def _import_push_modules() -> None:
+    import signer.registry.client
+    import signer.registry.credentials
+    import signer.registry.push
+    import signer.registry.sources  # noqa: F401
+
+
+def _push(args: argparse.Namespace, targets: list[Reference], password: str | None) -> int:
+    import sys
+
+    from signer.registry.push import PushResult, check_targets, push_image
+    from signer.registry.sources import open_source
 
     def pushed(result: PushResult) -> None:
         # Each target is reported as soon as it is complete, so a later failure

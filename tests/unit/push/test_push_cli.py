@@ -80,3 +80,19 @@ def test_cli_module_imports_only_stdlib_at_top() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, timeout=60)
     assert done.stdout.strip() == "[]"
+
+
+def test_in_process_push_leaves_the_cycle_collector_as_it_found_it(tmp_path: Path) -> None:
+    import gc
+
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    with pytest.raises(InputError):
+        push_cli.run(_args(str(tmp_path / "missing"), "127.0.0.1:9/app:v1"))
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        with pytest.raises(InputError):
+            push_cli.run(_args(str(tmp_path / "missing"), "127.0.0.1:9/app:v1"))
+        assert not gc.isenabled() and gc.get_freeze_count() == 0
+    finally:
+        gc.enable()
