@@ -12,15 +12,11 @@ Everything is validated before anything is pushed: the layout files, every manif
 (size cap, JSON shape, digest), every descriptor's blob (present, right size), and tar
 members (no absolute paths, no ``..``, links must stay inside the archive, no devices).
 Blob bytes are checked against their digest when they are read for upload.
-The tar and gzip machinery is imported only when a tar is opened, so pushing a
-layout directory does not load it.
 
-A ``docker save`` archive has no registry manifest; we build a Docker schema-2
-manifest for it. Its layers are pushed exactly as stored: an uncompressed
-``layer.tar`` gets media type ``application/vnd.docker.image.rootfs.diff.tar`` (so its
-digest is the layer's diff_id and the result is the same on every machine, with no
-re-compression), a gzip-compressed one ``...diff.tar.gzip``. Docker, containerd,
-skopeo and the distribution registry all accept both.
+This module reads layouts (from a directory, or from a tar through the same store
+interface); :mod:`signer.registry.archives` indexes tars and reads ``docker save``
+archives, and is imported only when a tar is opened, so pushing a layout directory
+loads none of the tar and gzip machinery.
 """
 
 from __future__ import annotations
@@ -28,14 +24,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import posixpath
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, NamedTuple, Protocol
 
-from signer.digest import Digest, check_digest, parse_digest, sha256_digest
+from signer.digest import Digest, check_digest, parse_digest
 from signer.errors import DigestMismatchError, InputError, SizeLimitError
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -59,7 +54,8 @@ MAX_TAR_MEMBERS = 100_000
 MAX_LINK_HOPS = 8
 #: free disk space we leave when decompressing a gzipped tar to a temporary file.
 DISK_RESERVE_BYTES = 256 * 1024 * 1024
-_CHUNK = 1024 * 1024
+#: read size for streaming blob and archive files.
+READ_CHUNK_BYTES = 1024 * 1024
 _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -189,183 +185,11 @@ class _DirectoryStore:
         pass
 
 
-class _MemberReader:
-    """A read-only window onto one member's bytes inside an uncompressed tar file."""
-
-    def __init__(self, path: Path, offset: int, size: int) -> None:
-        self._file = open(path, "rb")  # noqa: SIM115 -- closed by close()
-        self._file.seek(offset)
-        self._left = size
-
-    def read(self, n: int = -1) -> bytes:
-        if n < 0 or n > self._left:
-            n = self._left
-        data = self._file.read(n)
-        self._left -= len(data)
-        return data
-
-    def close(self) -> None:
-        self._file.close()
-
-    def __enter__(self) -> _MemberReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class _TarStore:
-    """Regular-file members of an (uncompressed) tar, read in place by offset."""
-
-    def __init__(self, path: Path, members: dict[str, tuple[int, int]],
-                 temp_dir: str | None) -> None:
-        self.path = path
-        self.members = members
-        self._temp_dir = temp_dir
-
-    def size(self, name: str) -> int | None:
-        entry = self.members.get(name)
-        return entry[1] if entry else None
-
-    def open(self, name: str) -> IO[bytes]:
-        offset, size = self.members[name]
-        # _MemberReader has the read()/close()/context-manager subset of IO[bytes] that
-        # callers use; implementing the whole IO interface would be dead code.
-        return _MemberReader(self.path, offset, size)  # type: ignore[return-value]
-
-    def close(self) -> None:
-        if self._temp_dir:
-            import shutil
-
-            shutil.rmtree(self._temp_dir, ignore_errors=True)
-            self._temp_dir = None
-
-
-def _safe_member_name(archive: str, name: str) -> str:
-    """The normalised relative name of a tar member; reject escapes."""
-    if name.startswith("/") or "\\" in name or "\0" in name:
-        raise InputError(f"{archive}: unsafe member name {name!r}",
-                         hint="the archive tries to write outside its directory; do not use it")
-    parts = [p for p in name.split("/") if p not in ("", ".")]
-    if any(p == ".." for p in parts):
-        raise InputError(f"{archive}: unsafe member name {name!r} (contains '..')",
-                         hint="the archive tries to write outside its directory; do not use it")
-    return "/".join(parts)
-
-
-def _resolve_link(archive: str, name: str, target: str, symbolic: bool) -> str:
-    """Where a link member points, as a member name; reject targets outside the archive."""
-    if target.startswith("/") or "\\" in target or "\0" in target:
-        raise InputError(f"{archive}: link {name!r} points outside the archive ({target!r})",
-                         hint="the archive is unsafe; do not use it")
-    base = posixpath.dirname(name) if symbolic else ""
-    joined = posixpath.normpath(posixpath.join(base, target))
-    if joined == ".." or joined.startswith("../") or joined.startswith("/"):
-        raise InputError(f"{archive}: link {name!r} points outside the archive ({target!r})",
-                         hint="the archive is unsafe; do not use it")
-    return joined
-
-
-def _uncompressed_tar(path: Path) -> tuple[Path, str | None]:
-    """``path`` itself, or a temporary decompressed copy if it is gzip-compressed."""
-    with open(path, "rb") as handle:
-        magic = handle.read(2)
-    if magic != b"\x1f\x8b":
-        return path, None
-    import gzip
-    import shutil
-    import tempfile
-    import zlib
-
-    temp_dir = tempfile.mkdtemp(prefix="signer-source-")
-    target = Path(temp_dir) / "archive.tar"
-    # A gzip bomb must not fill the disk: stop while some space is still free.
-    limit = max(0, shutil.disk_usage(temp_dir).free - DISK_RESERVE_BYTES)
-    written = 0
-    try:
-        with gzip.open(path, "rb") as src, open(target, "wb") as dst:
-            while chunk := src.read(_CHUNK):
-                written += len(chunk)
-                if written > limit:
-                    raise SizeLimitError(
-                        f"{path} decompresses to more than the {limit} bytes of free disk "
-                        "space", hint="free some space in the temporary directory (TMPDIR), "
-                        "or push an uncompressed tar")
-                dst.write(chunk)
-    except (OSError, EOFError, zlib.error) as exc:
-        shutil.rmtree(temp_dir, ignore_errors=True)
-        raise InputError(f"{path}: corrupt gzip data ({type(exc).__name__})",
-                         hint="the archive is truncated or damaged; re-create it") from None
-    except BaseException:
-        shutil.rmtree(temp_dir, ignore_errors=True)
-        raise
-    return target, temp_dir
-
-
-def _open_tar_store(path: Path) -> _TarStore:
-    """Index a tar's regular files (validating every member) without extracting it."""
-    import shutil
-    import tarfile
-
-    archive = str(path)
-    tar_path, temp_dir = _uncompressed_tar(path)
-    try:
-        total = tar_path.stat().st_size
-        files: dict[str, tuple[int, int]] = {}
-        links: dict[str, tuple[str, bool]] = {}
-        count = 0
-        try:
-            with tarfile.open(tar_path, mode="r:") as tar:
-                for member in tar:
-                    count += 1
-                    if count > MAX_TAR_MEMBERS:
-                        raise SizeLimitError(f"{archive} has more than {MAX_TAR_MEMBERS} members")
-                    name = _safe_member_name(archive, member.name)
-                    if member.isfile():
-                        if member.offset_data + member.size > total:
-                            raise InputError(f"{archive} is truncated (member {name!r} "
-                                             "ends past the end of the file)",
-                                             hint="re-create or re-download the archive")
-                        if name in files or name in links:
-                            raise InputError(f"{archive}: member {name!r} appears twice",
-                                             hint="the archive is ambiguous; re-create it")
-                        files[name] = (member.offset_data, member.size)
-                    elif member.issym() or member.islnk():
-                        links[name] = (_resolve_link(archive, name, member.linkname,
-                                                     member.issym()), member.issym())
-                    elif member.isdir():
-                        continue
-                    else:
-                        raise InputError(f"{archive}: member {name!r} is a device, FIFO "
-                                         "or other special file",
-                                         hint="image archives hold only files and directories")
-        except tarfile.TarError as exc:
-            raise InputError(f"{archive} is not a readable tar archive ({exc})",
-                             hint="the file is corrupt or truncated; re-create it") from None
-        if count == 0:
-            raise InputError(f"{archive} is an empty or unreadable tar archive",
-                             hint="the file is corrupt or truncated; re-create it")
-        for name, (target, _symbolic) in links.items():
-            hops = 0
-            while target in links:
-                hops += 1
-                if hops > MAX_LINK_HOPS:
-                    raise InputError(f"{archive}: link {name!r} is part of a loop",
-                                     hint="the archive is unsafe; do not use it")
-                target = links[target][0]
-            if target in files:
-                files[name] = files[target]
-        return _TarStore(tar_path, files, temp_dir)
-    except BaseException:
-        if temp_dir:
-            shutil.rmtree(temp_dir, ignore_errors=True)
-        raise
-
-
 # ------------------------------------------------------------------------ parsing
 
 
-def _read_small(store: _Store, name: str, what: str, where: str) -> bytes:
+def read_small_file(store: _Store, name: str, what: str, where: str) -> bytes:
+    """The bytes of the store's file ``name`` (``what`` in ``where``), capped like a manifest."""
     size = store.size(name)
     if size is None:
         raise InputError(f"{where} has no {name}", hint=f"{what} is missing; is this an image?")
@@ -377,7 +201,8 @@ def _read_small(store: _Store, name: str, what: str, where: str) -> bytes:
         return stream.read(MAX_MANIFEST_BYTES + 1)
 
 
-def _parse_json(data: bytes, what: str, where: str) -> Any:
+def parse_json_file(data: bytes, what: str, where: str) -> Any:
+    """``data`` parsed as JSON; an :class:`InputError` naming ``what`` in ``where`` if not."""
     try:
         return json.loads(data)
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -442,9 +267,9 @@ class _LayoutReader:
                                  f"{descriptor.size} bytes, over the {MAX_MANIFEST_BYTES}-byte "
                                  "limit", hint="registries reject manifests this large")
         name = self.blob_location(descriptor, "manifest")
-        data = _read_small(self.store, name, f"manifest {descriptor.digest}", self.where)
+        data = read_small_file(self.store, name, f"manifest {descriptor.digest}", self.where)
         _check_blob(descriptor.digest, data, self.where)
-        document = _parse_json(data, f"manifest {descriptor.digest}", self.where)
+        document = parse_json_file(data, f"manifest {descriptor.digest}", self.where)
         if not isinstance(document, dict):
             raise InputError(f"manifest {descriptor.digest} in {self.where} is not a JSON "
                              "object", hint="the image files are corrupt; rebuild the image")
@@ -500,16 +325,17 @@ def _manifest_media_type(document: dict[str, Any], descriptor: Blob, where: str)
     return media_type
 
 
-def _read_layout(store: _Store, where: str, tag: str | None) -> ImageSource:
+def read_layout(store: _Store, where: str, tag: str | None) -> ImageSource:
+    """The image ``tag`` (or the only one) of the OCI layout in ``store``, validated."""
     if store.size("oci-layout") is None:
         raise InputError(f"{where} is not an OCI image layout (no oci-layout file)",
                          hint="export the image with e.g. skopeo copy ... oci:DIR:TAG")
-    layout = _parse_json(_read_small(store, "oci-layout", "oci-layout", where),
+    layout = parse_json_file(read_small_file(store, "oci-layout", "oci-layout", where),
                          "oci-layout", where)
     if not isinstance(layout, dict) or not isinstance(layout.get("imageLayoutVersion"), str):
         raise InputError(f"{where}/oci-layout has no imageLayoutVersion",
                          hint="the layout is corrupt; re-export the image")
-    index = _parse_json(_read_small(store, "index.json", "index.json", where),
+    index = parse_json_file(read_small_file(store, "index.json", "index.json", where),
                         "index.json", where)
     if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
         raise InputError(f"{where}/index.json has no manifests list",
@@ -550,103 +376,6 @@ def _choose_entry(entries: list[Any], tag: str | None, where: str) -> Any:
         raise InputError(f"{where} has {len(matches)} images named {tag!r}",
                          hint="the layout is ambiguous; re-export the image")
     return matches[0]
-
-
-def _read_docker_archive(store: _TarStore, where: str, selector: str | None) -> ImageSource:
-    document = _parse_json(_read_small(store, "manifest.json", "manifest.json", where),
-                           "manifest.json", where)
-    if not isinstance(document, list) or not document:
-        raise InputError(f"{where}/manifest.json lists no images",
-                         hint="the archive is corrupt; re-create it with docker save")
-    entry = _choose_docker_entry(document, selector, where)
-    config_name = entry.get("Config")
-    layer_names = entry.get("Layers")
-    if not isinstance(config_name, str) or not isinstance(layer_names, list) or not all(
-            isinstance(n, str) for n in layer_names):
-        raise InputError(f"{where}/manifest.json has no Config or Layers",
-                         hint="the archive is corrupt; re-create it with docker save")
-    config_member = _safe_member_name(where, config_name)
-    config_data = _read_small(store, config_member, "image config", where)
-    config_digest = str(sha256_digest(config_data))
-    stem = posixpath.basename(config_member).removesuffix(".json")
-    if re.fullmatch(r"[0-9a-f]{64}", stem) and f"sha256:{stem}" != config_digest:
-        raise DigestMismatchError(f"image config {config_member} in {where} does not match "
-                                  f"its name (sha256 is {config_digest})",
-                                  hint="the archive is corrupt; re-create it with docker save")
-    config = _parse_json(config_data, "image config", where)
-    rootfs = config.get("rootfs") if isinstance(config, dict) else None
-    diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
-    if not isinstance(diff_ids, list) or len(diff_ids) != len(layer_names):
-        raise InputError(f"image config in {where} lists {len(diff_ids or [])} layers but "
-                         f"manifest.json lists {len(layer_names)}",
-                         hint="the archive is corrupt; re-create it with docker save")
-    locations = {config_digest: config_member}
-    blobs = [Blob(config_digest, len(config_data), DOCKER_CONFIG)]
-    for layer_name, diff_id in zip(layer_names, diff_ids, strict=True):
-        member = _safe_member_name(where, layer_name)
-        blob = _docker_layer(store, member, diff_id, where)
-        locations[blob.digest] = member
-        blobs.append(blob)
-    manifest = _docker_manifest(blobs)
-    root = ImageManifest(str(sha256_digest(manifest)), DOCKER_MANIFEST, manifest, tuple(blobs))
-    tags = entry.get("RepoTags")
-    tag = None
-    if isinstance(tags, list) and tags and isinstance(tags[0], str):
-        tag = tags[0].rpartition(":")[2] or None
-    return ImageSource(where, root, tag, store, locations)
-
-
-def _choose_docker_entry(document: list[Any], selector: str | None, where: str) -> Any:
-    if selector is None:
-        if len(document) > 1:
-            raise InputError(f"{where} holds {len(document)} images; name one",
-                             hint=f"write docker-archive:{where}:NAME:TAG")
-        entry = document[0]
-    else:
-        found = [e for e in document if isinstance(e, dict)
-                 and selector in (e.get("RepoTags") or [])]
-        if not found:
-            raise InputError(f"{where} has no image tagged {selector!r}",
-                             hint="see RepoTags in the archive's manifest.json")
-        entry = found[0]
-    if not isinstance(entry, dict):
-        raise InputError(f"{where}/manifest.json entry is not an object",
-                         hint="the archive is corrupt; re-create it with docker save")
-    return entry
-
-
-def _docker_layer(store: _TarStore, member: str, diff_id: Any, where: str) -> Blob:
-    """Hash one layer file; an uncompressed one must match its diff_id."""
-    size = store.size(member)
-    if size is None:
-        raise InputError(f"{where} is missing layer {member}",
-                         hint="the archive is incomplete; re-create it with docker save")
-    hasher = hashlib.sha256()
-    with store.open(member) as stream:
-        head = stream.read(2)
-        hasher.update(head)
-        while chunk := stream.read(_CHUNK):
-            hasher.update(chunk)
-    digest = f"sha256:{hasher.hexdigest()}"
-    compressed = head == b"\x1f\x8b"
-    if not compressed and digest != diff_id:
-        raise DigestMismatchError(f"layer {member} in {where} does not match its diff_id "
-                                  f"{diff_id} (sha256 is {digest})",
-                                  hint="the archive is corrupt; re-create it with docker save")
-    return Blob(digest, size, DOCKER_LAYER_GZIP if compressed else DOCKER_LAYER)
-
-
-def _docker_manifest(blobs: list[Blob]) -> bytes:
-    """The Docker schema-2 manifest for a config blob followed by layer blobs."""
-    config, *layers = blobs
-    document = {
-        "schemaVersion": 2,
-        "mediaType": DOCKER_MANIFEST,
-        "config": {"mediaType": config.media_type, "size": config.size, "digest": config.digest},
-        "layers": [{"mediaType": b.media_type, "size": b.size, "digest": b.digest}
-                   for b in layers],
-    }
-    return json.dumps(document, separators=(",", ":")).encode()
 
 
 # ----------------------------------------------------------------------- entry point
@@ -699,21 +428,23 @@ def open_source(text: str) -> ImageSource:
         if kind is None and not (path / "oci-layout").exists():
             raise InputError(f"{path_text} is not an OCI image layout (no oci-layout file)",
                              hint="export the image with e.g. skopeo copy ... oci:DIR:TAG")
-        return _read_layout(_DirectoryStore(path), path_text, tag)
+        return read_layout(_DirectoryStore(path), path_text, tag)
     if kind == "oci":
         raise InputError(f"{path_text} is a file, not an OCI layout directory",
                          hint=f"write oci-archive:{path_text} for a layout in a tar")
+    from signer.registry.archives import open_tar_store, read_docker_archive
+
     try:
-        store = _open_tar_store(path)
+        store = open_tar_store(path)
     except OSError as exc:
         raise InputError(f"cannot read {path_text}: {exc.strerror or type(exc).__name__}",
                          hint="check the path and its permissions") from None
     try:
         has_layout = store.size("oci-layout") is not None and store.size("index.json") is not None
         if kind == "oci-archive" or (kind is None and has_layout):
-            return _read_layout(store, path_text, tag)
+            return read_layout(store, path_text, tag)
         if store.size("manifest.json") is not None:
-            return _read_docker_archive(store, path_text, selector)
+            return read_docker_archive(store, path_text, selector)
         raise InputError(f"{path_text} is neither a docker-save tar nor an OCI layout tar",
                          hint="it has no manifest.json and no oci-layout/index.json")
     except BaseException:
@@ -721,7 +452,7 @@ def open_source(text: str) -> ImageSource:
         raise
 
 
-def iter_blob_chunks(source: ImageSource, blob: Blob, chunk_size: int = _CHUNK
+def iter_blob_chunks(source: ImageSource, blob: Blob, chunk_size: int = READ_CHUNK_BYTES
                      ) -> Iterator[bytes]:
     """Yield ``blob``'s bytes in chunks, raising :class:`DigestMismatchError` at the end
     if they do not hash to its digest (so a corrupt blob fails its upload)."""
