@@ -4,12 +4,6 @@
   every repetition so nothing is skipped) -- in one process through our client, and one
   process per image through ``python -m signer push``; the peer is ``skopeo copy``
   per image (skopeo has no multi-image mode);
-* the same per-process push once more with the bytecode of every module it imports
-  written beforehand into a scratch cache (``PYTHONPYCACHEPREFIX``, filled by one
-  untimed push): an extra, labelled row, because this machine sets
-  ``PYTHONDONTWRITEBYTECODE`` and signer is an editable checkout without ``__pycache__``,
-  so every ``signer push`` process above recompiles signer's modules from source -- an
-  installed wheel ships them compiled;
 * resolve 200 digests (10 passes over 20 tags) -- our client's ``resolve_digest`` in
   one process, one request after the other, and ``resolve_digests`` (the same HEAD
   requests, several in flight over the connection pool); the peer is
@@ -20,7 +14,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -76,15 +69,6 @@ def run(ctx: Context) -> list[Row]:
                                    f"{host}/bench-cli/r{r}-i{i}:v1"], capture_output=True,
                                   check=False, timeout=COMMAND_TIMEOUT), "signer push")
 
-    compiled_env = _precompiled_env(ctx, host)
-
-    def ours_cli_compiled(r: int) -> None:
-        for i, image in enumerate(prepared["cli-pyc"]):
-            _check(subprocess.run([sys.executable, "-m", "signer", "push", "-q", image.source,
-                                   f"{host}/bench-cli-pyc/r{r}-i{i}:v1"], capture_output=True,
-                                  check=False, timeout=COMMAND_TIMEOUT, env=compiled_env),
-                   "signer push")
-
     def peer_copy(r: int) -> None:
         for i, image in enumerate(prepared["skopeo"]):
             _check(subprocess.run(["skopeo", "copy", "-q", "--dest-tls-verify=false",
@@ -94,7 +78,6 @@ def run(ctx: Context) -> list[Row]:
 
     lib = ctx.measure(ours_inprocess, setup=prepare("lib"))
     cli = ctx.measure(ours_cli, setup=prepare("cli"))
-    cli_compiled = ctx.measure(ours_cli_compiled, setup=prepare("cli-pyc"))
     peer = ctx.measure(peer_copy, setup=prepare("skopeo"))
 
     refs = [f"{host}/bench-lib/r0-i{i % IMAGES}:v1" for i in range(RESOLVES)]
@@ -132,8 +115,6 @@ def run(ctx: Context) -> list[Row]:
             peer_name="skopeo copy x20"),
         Row(f"push {IMAGES} small images, process per image (signer push)", cli, peer,
             peer_name="skopeo copy x20"),
-        Row("  extra: same, signer's bytecode precompiled (as a wheel install has)",
-            cli_compiled, peer, peer_name="skopeo copy x20"),
         Row(f"resolve {RESOLVES} digests, one process, one by one (resolve_digest)",
             resolve_ours, resolve_peer, peer_name="skopeo inspect --raw x200"),
         Row(f"resolve {RESOLVES} digests, one process, overlapped (resolve_digests)",
@@ -143,21 +124,6 @@ def run(ctx: Context) -> list[Row]:
         Row("  digests/s, overlapped (target >= 500)", [RESOLVES / s for s in resolve_batch],
             unit="/s"),
     ]
-
-
-def _precompiled_env(ctx: Context, host: str) -> dict[str, str]:
-    """An environment whose Python finds every module a push imports already compiled.
-
-    The cache is a scratch ``PYTHONPYCACHEPREFIX``, filled by one untimed push with
-    bytecode writing allowed; the timed pushes only read it.
-    """
-    env = {**os.environ, "PYTHONPYCACHEPREFIX": str(ctx.scratch("pycache"))}
-    writing = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    image = write_oci_layout(ctx.scratch("warm-up") / "img", seed="bench-warm-up", tag="v1")
-    _check(subprocess.run([sys.executable, "-m", "signer", "push", "-q", image.source,
-                           f"{host}/bench-warm-up/img:v1"], capture_output=True, check=False,
-                          timeout=COMMAND_TIMEOUT, env=writing), "signer push (warm-up)")
-    return env
 
 
 def _confirm_with_manifest_digest(scratch: Path, host: str) -> None:
