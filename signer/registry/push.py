@@ -37,7 +37,8 @@ class PushClient(Protocol):
 
     def blob_exists(self, ref: Reference, digest: str) -> bool: ...
 
-    def upload_blob(self, ref: Reference, data: bytes, digest: str | None = None) -> str: ...
+    def upload_blob(self, ref: Reference, data: bytes, digest: str | None = None, *,
+                    digest_checked: bool = False) -> str: ...
 
     def mount_blob(self, ref: Reference, digest: str, from_repository: str) -> bool: ...
 
@@ -104,8 +105,8 @@ def _push_one(source: ImageSource, target: Reference, client: PushClient,
     large_blob = threading.Lock()
 
     def upload(blob: Blob) -> str:
-        data = source.read_blob(blob)
-        return client.upload_blob(target, data, blob.digest)
+        data = source.read_blob(blob)  # size and digest checked here, once
+        return client.upload_blob(target, data, blob.digest, digest_checked=True)
 
     def ensure(blob: Blob) -> str:
         for repository in mount_from:
