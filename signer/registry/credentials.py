@@ -16,7 +16,7 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from signer.errors import AuthenticationError, InputError
 from signer.reference import DOCKER_HUB, DOCKER_HUB_API_HOST, DOCKER_HUB_GGCR_NAME
@@ -30,15 +30,36 @@ HELPER_TIMEOUT_SECONDS = 20.0
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 
-class Credentials(NamedTuple):
+class Credentials:
     """A username with a password (or token), or an OAuth2 identity (refresh) token.
 
-    The secret is kept out of ``repr``/``str`` so the object can be logged safely.
+    The secret is kept out of ``repr``/``str`` so the object can be logged safely. A
+    plain immutable class, not a tuple: a tuple would hand the secret to anything that
+    iterates or serialises it (``json.dumps``, ``*credentials``).
     """
 
+    __slots__ = ("identity_token", "password", "username")
     username: str
-    password: str = ""
-    identity_token: str | None = None
+    password: str
+    identity_token: str | None
+
+    def __init__(self, username: str, password: str = "",
+                 identity_token: str | None = None) -> None:
+        object.__setattr__(self, "username", username)
+        object.__setattr__(self, "password", password)
+        object.__setattr__(self, "identity_token", identity_token)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Credentials are immutable (cannot set {name})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Credentials):
+            return NotImplemented
+        return (self.username, self.password, self.identity_token) == (
+            other.username, other.password, other.identity_token)
+
+    def __hash__(self) -> int:
+        return hash((self.username, self.password, self.identity_token))
 
     def __repr__(self) -> str:
         kind = "identity-token" if self.identity_token else "password"

@@ -49,6 +49,19 @@ def test_credentials_never_show_secrets() -> None:
     assert SECRET not in repr(StaticKeychain(creds))
 
 
+def test_credentials_cannot_be_unpacked_serialised_or_changed() -> None:
+    creds = Credentials("alice", SECRET)
+    with pytest.raises(TypeError):
+        iter(creds)  # type: ignore[call-overload]
+    with pytest.raises(TypeError):
+        json.dumps(creds)
+    with pytest.raises(AttributeError):
+        creds.password = "other"  # type: ignore[misc]
+    assert creds == Credentials("alice", SECRET) and creds != Credentials("alice", "x")
+    assert hash(creds) == hash(Credentials("alice", SECRET))
+    assert creds != ("alice", SECRET, None)
+
+
 @pytest.mark.parametrize(("key", "registry"), [
     ("registry.example.com", "registry.example.com"),
     ("https://registry.example.com", "registry.example.com"),
