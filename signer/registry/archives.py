@@ -28,7 +28,7 @@ import tarfile
 import tempfile
 import zlib
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from signer.digest import sha256_digest
 from signer.errors import DigestMismatchError, InputError, SizeLimitError
@@ -87,11 +87,9 @@ class _TarStore:
         entry = self.members.get(name)
         return entry[1] if entry else None
 
-    def open(self, name: str) -> IO[bytes]:
+    def open(self, name: str) -> _MemberReader:
         offset, size = self.members[name]
-        # _MemberReader has the read()/close()/context-manager subset of IO[bytes] that
-        # callers use; implementing the whole IO interface would be dead code.
-        return _MemberReader(self.path, offset, size)  # type: ignore[return-value]
+        return _MemberReader(self.path, offset, size)
 
     def close(self) -> None:
         if self._temp_dir:

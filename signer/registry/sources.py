@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from signer.digest import Digest, check_digest, parse_digest
 from signer.errors import DigestMismatchError, InputError, SizeLimitError
@@ -86,12 +86,25 @@ class ImageManifest(NamedTuple):
         return bool(self.children) or self.media_type in INDEX_TYPES
 
 
+class BlobReader(Protocol):
+    """What reading a source file needs: a file object, or a window onto a tar member."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> BlobReader: ...
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None, /) -> object: ...
+
+
 class _Store(Protocol):
     """Where a source's files live: a directory or a tar file."""
 
     def size(self, name: str) -> int | None: ...
 
-    def open(self, name: str) -> IO[bytes]: ...
+    def open(self, name: str) -> BlobReader: ...
 
     def close(self) -> None: ...
 
@@ -130,7 +143,7 @@ class ImageSource:
                 unique.setdefault(blob.digest, blob)
         return list(unique.values())
 
-    def open_blob(self, blob: Blob) -> IO[bytes]:
+    def open_blob(self, blob: Blob) -> BlobReader:
         """A raw reader of ``blob``'s bytes (not yet digest-checked; see :func:`read_blob`)."""
         return self._store.open(self._locations[blob.digest])
 
@@ -178,7 +191,7 @@ class _DirectoryStore:
         path = self.root / name
         return path.stat().st_size if path.is_file() else None
 
-    def open(self, name: str) -> IO[bytes]:
+    def open(self, name: str) -> BlobReader:
         return open(self.root / name, "rb")
 
     def close(self) -> None:
