@@ -745,19 +745,22 @@ class ActionRun:
                     self.fail(key, result.image, outcome.error if outcome.error is not None
                               else NoMatchingSignaturesError(f"no matching signatures: {ref}"))
                     continue
-                passing = outcome.passing[0]
+                passing = outcome.first_passing()
+                assert passing is not None  # verified: one signature or bundle passed
+                if passing.reference is not None and not result.signed:
+                    # sign mode keeps the signature it just made (and its log entry)
+                    result.signature_ref = passing.reference
                 if passing.certificate is not None:
                     result.identity = certificate_subject(passing.certificate)
                     result.issuer = oidc_issuer(passing.certificate)
-                bundle = passing.rekor_bundle
-                if bundle is not None and result.rekor_log_index is None:
+                if passing.log_index is not None and result.rekor_log_index is None:
                     # link to the log that the trusted root names for this entry's log ID
-                    log = trust.tlog_by_id(bytes.fromhex(bundle.log_id))
+                    log = trust.tlog_by_id(passing.log_id) if passing.log_id else None
                     base = (log.base_url if log is not None and log.base_url
                             else self.inputs.rekor_url)
-                    result.rekor_log_index = bundle.log_index
-                    result.rekor_entry_url = rekor_entry_url(base, bundle.log_index)
-                count = len(outcome.passing)
+                    result.rekor_log_index = passing.log_index
+                    result.rekor_entry_url = rekor_entry_url(base, passing.log_index)
+                count = len(outcome.passing) + len(outcome.passing_bundles)
                 self.console.line(f"verified {ref.name}: {count} matching signature(s)"
                                   + (f", signed by {result.identity}" if result.identity else ""))
 

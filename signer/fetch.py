@@ -50,6 +50,8 @@ from signer.trust import TrustedRoot
 from signer.verify.verifier import VerificationPolicy, Verified, verify_signatures
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
     from signer.referrers import BundleResult
 
 #: cosign's limit on signature layers per ``.sig`` manifest
@@ -77,6 +79,17 @@ class VerifyOptions:
     ca_bundle: str | None = None
 
 
+@dataclass(frozen=True)
+class PassingSignature:
+    """The signature that verified an image: where it is stored, its certificate
+    (keyless) and its transparency-log entry (index and log ID), when it has them."""
+
+    reference: str | None
+    certificate: x509.Certificate | None
+    log_index: int | None
+    log_id: bytes | None
+
+
 @dataclass
 class ImageVerification:
     """The outcome for one image: its digest, per-signature results, or an error."""
@@ -84,6 +97,8 @@ class ImageVerification:
     reference: Reference
     digest: str | None = None
     signature_reference: Reference | None = None
+    #: the repository the signatures were looked up in (the image's, or the override)
+    signature_repository: Reference | None = None
     results: list[Verified] = field(default_factory=list)
     error: Error | None = None
     seconds: float = 0.0
@@ -122,6 +137,27 @@ class ImageVerification:
     def exit_code(self) -> int:
         """cosign's exit code for this image (0 when verified)."""
         return 0 if self.verified else (self.error.exit_code if self.error else 12)
+
+    def first_passing(self) -> PassingSignature | None:
+        """Where the first passing signature is and what it says (a ``.sig`` layer or a
+        bundle referrer, whichever passed); None when nothing passed."""
+        for layer in self.passing:
+            bundle = layer.rekor_bundle
+            return PassingSignature(
+                reference=self.signature_reference.name if self.signature_reference else None,
+                certificate=layer.certificate,
+                log_index=bundle.log_index if bundle is not None else None,
+                log_id=bytes.fromhex(bundle.log_id) if bundle is not None else None)
+        for result in self.passing_bundles:
+            assert result.verified is not None
+            entry = next(iter(result.verified.tlog_entries), None)
+            repository = self.signature_repository or self.reference.repository_only()
+            return PassingSignature(
+                reference=f"{repository.repository_name}@{result.image_bundle.manifest_digest}",
+                certificate=result.verified.certificate,
+                log_index=entry.log_index if entry is not None else None,
+                log_id=entry.log_id if entry is not None else None)
+        return None
 
     def failure_lines(self) -> list[str]:
         """One line per failed signature: which check failed and why."""
@@ -329,6 +365,7 @@ def verify_image(
     try:
         result.digest = resolve_image_digest(client, image)
         repository = signature_repository_reference(image, options.signature_repository)
+        result.signature_repository = repository
         if bundles:
             _verify_bundles(client, repository, image, options, result)
             result.seconds = time.perf_counter() - started
