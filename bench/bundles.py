@@ -21,7 +21,6 @@ allow on this machine.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import time
 from collections.abc import Callable
@@ -30,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import Context, Row
+from tests.corpus import CONFORMANCE as CORPUS
 
 PASSES = 20
-CORPUS = Path(os.environ.get("SIGNER_CONFORMANCE_DIR", "/work/shared/conformance"))
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Keys (layer L1): public keys, private keys, ephemeral keys and cosign key files.
 
-cosign's encrypted private key format (../shared/spec/cosign-format.md §9): a PEM
+cosign's encrypted private key format (docs/cosign-format.md §7): a PEM
 block ``ENCRYPTED SIGSTORE PRIVATE KEY`` (or the older ``ENCRYPTED COSIGN PRIVATE
 KEY``) whose body is a JSON envelope: scrypt parameters and salt, a NaCl secretbox
 nonce and the secretbox ciphertext of the PKCS#8 DER private key.

@@ -3,7 +3,7 @@
 cosign v3 stores an image signature as a Sigstore bundle v0.3 (DSSE around an
 in-toto statement whose subject is the image digest) in a manifest whose
 ``subject`` is the image; registries without the referrers API list it in the
-``sha256-<hex>`` tag index (cosign-format.md §6.3–6.4). :func:`find_image_bundles`
+``sha256-<hex>`` tag index (docs/cosign-format.md §6.3–6.4). :func:`find_image_bundles`
 discovers and parses them through :class:`signer.registry.client.RegistryClient`;
 :func:`verify_image_bundles` verifies each with the same policy ``signer verify``
 uses for ``.sig`` signatures and builds cosign's output element for it.
@@ -79,7 +79,7 @@ class BundleResult:
         return self.error.message if self.error is not None else "verified"
 
     def output_object(self, docker_reference: str) -> dict[str, Any]:
-        """cosign v3's output element for a verified bundle (cosign-format.md §5.2)."""
+        """cosign v3's output element for a verified bundle (docs/cosign-format.md §5.2)."""
         statement = (self.verified.statement if self.verified is not None else None) or {}
         subjects = statement.get("subject") or [{}]
         first = subjects[0] if isinstance(subjects[0], dict) else {}

@@ -1,7 +1,7 @@
 """The Sigstore trusted root (layer L1): logs, CT logs and certificate authorities.
 
 A :class:`TrustedRoot` is parsed once from a ``trusted_root.json`` (protobuf JSON of
-``dev.sigstore.trustroot.v1.TrustedRoot``, sigstore-protocols.md §5.1) and then only
+``dev.sigstore.trustroot.v1.TrustedRoot``, docs/sigstore-protocols.md §4) and then only
 read. The public-good root ships in the package (:func:`load_default`). cosign's
 legacy overrides (``SIGSTORE_ROOT_FILE``, ``SIGSTORE_REKOR_PUBLIC_KEY``,
 ``SIGSTORE_CT_LOG_PUBLIC_KEY_FILE``, ``--certificate-chain`` / ``--ca-roots`` /

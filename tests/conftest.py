@@ -14,7 +14,6 @@ All are session-scoped: tests share them and use distinct repository names.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -26,9 +25,6 @@ from signer.testing.registry import (
     start_tls_registry,
     start_token_registry,
 )
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-CONFORMANCE = SHARED / "conformance"
 
 
 def _require_registry() -> None:

@@ -283,7 +283,7 @@ def build_options(args: argparse.Namespace) -> VerifyOptions:
 
 
 def check_lines(args: argparse.Namespace, bundle_verified: bool) -> list[str]:
-    """The checks cosign lists under the header (spec §5.1)."""
+    """The checks cosign lists under the header (docs/cosign-format.md §5.1)."""
     lines = []
     if args.annotations and args.check_claims:
         lines.append("The specified annotations were verified.")

@@ -1,7 +1,7 @@
 """Sigstore bundles (layer L2, pure): parsing v0.1–v0.3, DSSE envelopes, in-toto statements.
 
 A bundle is the protobuf JSON of ``dev.sigstore.bundle.v1.Bundle``
-(sigstore-protocols.md §7, cosign-format.md §6.2). Parsing checks shapes and
+(docs/sigstore-protocols.md §6, docs/cosign-format.md §6.2). Parsing checks shapes and
 decodes every base64 field; it decides nothing about trust — that is
 :mod:`signer.verify.bundle`. cosign's legacy ``sign-blob --bundle`` JSON
 (``{base64Signature, cert, rekorBundle}``) is read here too.

@@ -2,7 +2,7 @@
 
 Builds and parses the simple-signing payload, the signature layer annotations, the
 Rekor bundle annotation, and the signature image's manifest and config, byte for
-byte as cosign writes them (../shared/spec/cosign-format.md §1–3).
+byte as cosign writes them (docs/cosign-format.md §1–3).
 """
 
 from __future__ import annotations

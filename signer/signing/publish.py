@@ -1,6 +1,6 @@
 """Append a signature layer to a ``.sig`` image without losing anyone's (layer L4).
 
-cosign's write is read-modify-write with no lock (cosign-format.md §1.4). We do the
+cosign's write is read-modify-write with no lock (docs/cosign-format.md §1.4). We do the
 same, keeping the existing manifest and config media types and every existing
 layer descriptor verbatim, and narrow the race:
 

@@ -153,7 +153,7 @@ class Artifact:
 class IdentityPolicy:
     """Keyless policy: the certificate identity and OIDC issuer (exact and/or regexp).
 
-    As cosign's bundle path (cosign-format.md §4.4): the identity is the first URI
+    As cosign's bundle path (docs/cosign-format.md §4.4): the identity is the first URI
     SAN, else the first e-mail SAN, else a Fulcio otherName SAN; when both an exact
     value and a regexp are given, both must hold.
     """

@@ -1,8 +1,8 @@
 """Fields of Fulcio certificates (layer L2): SANs, OIDC issuer, GitHub extensions.
 
 Fulcio extensions 1.3.6.1.4.1.57264.1.1–1.6 hold raw UTF-8 bytes; 1.8 and later hold a
-DER UTF8String (sigstore-protocols.md §2.8). SANs are listed in cosign's order: DNS,
-e-mail, IP, URI, then otherName (cosign-format.md §4.2, §5.2).
+DER UTF8String (docs/sigstore-protocols.md §2.3). SANs are listed in cosign's order: DNS,
+e-mail, IP, URI, then otherName (docs/cosign-format.md §4.2, §5.2).
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def subject_alternative_names(cert: x509.Certificate) -> list[str]:
 
 def certificate_identity(cert: x509.Certificate) -> str | None:
     """The identity sigstore-go (and cosign's bundle path) matches: the first URI SAN,
-    else the first e-mail SAN, else a Fulcio otherName SAN (cosign-format.md §4.4)."""
+    else the first e-mail SAN, else a Fulcio otherName SAN (docs/cosign-format.md §4.4)."""
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:

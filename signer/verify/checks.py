@@ -2,7 +2,7 @@
 
 Each check raises :class:`CheckFailed`, a :class:`VerificationError` that carries
 the name of the check (``check``) and a message starting with it. The names are
-those listed in :data:`CHECK_NAMES`, in cosign's order (cosign-format.md §4.2).
+those listed in :data:`CHECK_NAMES`, in cosign's order (docs/cosign-format.md §4.2).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The SCT in a Fulcio leaf signs the precertificate: the leaf's TBSCertificate without
 the SCT-list extension, bound to the issuer's key hash. The CT log key is chosen by
 the SCT's log ID among the trusted root's ``ctlogs`` whose ``validFor`` contains the
-SCT time (sigstore-protocols.md §2.9).
+SCT time (docs/sigstore-protocols.md §2.4).
 """
 
 from __future__ import annotations

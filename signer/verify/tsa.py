@@ -1,7 +1,7 @@
 """RFC 3161 signed timestamps against the trusted root's TSAs (layer L2, pure).
 
 A timestamp in a Sigstore bundle is a DER ``TimeStampResp`` whose message imprint
-is the hash of the signature bytes (sigstore-protocols.md §6). It counts as signed
+is the hash of the signature bytes (docs/sigstore-protocols.md §5). It counts as signed
 time when:
 
 * the response is granted and well-formed (decoded by ``rfc3161-client``, a strict
@@ -9,8 +9,8 @@ time when:
 * its imprint is the hash of the signature;
 * its CMS ``SignerInfo`` names the leaf certificate of a timestamp authority of the
   trusted root, the signed attributes carry the TSTInfo content type and its
-  digest, and their signature verifies with that leaf's key (walked here over DER,
-  as sigstore-protocols.md §6 describes);
+  digest, and their signature verifies with that leaf's key (walked here over DER:
+  ``cryptography`` has no CMS verification; docs/sigstore-protocols.md §5);
 * every certificate of that authority's chain is valid at ``genTime``, the chain
   links verify (checked once per trusted root) and the leaf has the critical
   timeStamping EKU;

@@ -91,7 +91,7 @@ class Verified:
         return self.failure.message if self.failure is not None else "verified"
 
     def output_object(self) -> dict[str, Any]:
-        """The element cosign prints on stdout for this signature (spec §5.2)."""
+        """The element cosign prints on stdout for this signature (docs/cosign-format.md §5.2)."""
         claims = self.claims or _claims(self.layer.payload, required=False) or (
             SimpleSigningClaims(None, None, None, None, {}))
         optional: dict[str, Any] | None = (

@@ -15,7 +15,6 @@ import base64
 import contextlib
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,9 +41,8 @@ from signer.trust import TrustedRoot, load_pem_certificates
 from signer.verify import certs
 from signer.verify.policy import IdentityPolicy
 from signer.verify.tlog import parse_checkpoint
+from tests.corpus import CONFORMANCE, LEGACY
 
-CONFORMANCE = Path("/work/shared/conformance")
-LEGACY = CONFORMANCE / "cosign-legacy"
 EXAMPLES = 400  # per property; 17 properties -> about 6800 hostile inputs
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

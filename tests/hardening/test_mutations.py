@@ -1,10 +1,10 @@
 """Issue 8.3: byte mutations of every conformance case never verify and never crash.
 
-For every case of /work/shared/conformance, bits are flipped in each region (payload,
-signature, certificate, chain, SET, transparency-log entry, bundle JSON, and for the
-image cases the ``.sig`` manifest). Every mutation must be rejected -- exit 1 or 12
-with exactly one ``Error:`` line for bundles (through ``signer verify-blob``
-in-process), a failed check or a :class:`signer.errors.Error` for image signatures
+For every case of the conformance corpus (tests/conformance), bits are flipped in each
+region (payload, signature, certificate, chain, SET, transparency-log entry, bundle
+JSON, and for the image cases the ``.sig`` manifest). Every mutation must be rejected --
+exit 1 or 12 with exactly one ``Error:`` line for bundles (through ``signer
+verify-blob`` in-process), a failed check or a :class:`signer.errors.Error` for image signatures
 (through the pure verifier) -- or be shown equivalent: its decoded content is
 unchanged, or the mutated element is one the verifier does not use (removing it
 still verifies). No other exception may escape. A sample also runs as a subprocess.

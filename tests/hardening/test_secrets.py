@@ -20,6 +20,7 @@ import pytest
 from signer.testing.images import write_oci_layout
 from signer.testing.registry import AuthRegistry
 from signer.testing.stack import Stack
+from tests.corpus import CONFORMANCE
 from tests.hardening.conftest import signer_cli
 from tests.integration.action.conftest import GITHUB_TOKEN, ActionHarness, action  # noqa: F401
 
@@ -29,7 +30,6 @@ KEY_PASSWORD = "known-key-password-4b1d9e"
 WRONG_KEY_PASSWORD = "known-wrong-key-password-77aa"
 WRONG_REGISTRY_PASSWORD = "known-wrong-registry-password-c3"
 PRIVATE_KEY_MARKERS = (b"BEGIN PRIVATE KEY", b"BEGIN EC PRIVATE KEY", b"BEGIN RSA PRIVATE KEY")
-CONFORMANCE = Path("/work/shared/conformance")
 
 
 def _variants(secret: str) -> set[str]:

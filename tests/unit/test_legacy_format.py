@@ -10,7 +10,7 @@ from signer.formats.legacy import (
     parse_simple_signing_payload,
     signature_tag,
 )
-from tests.conftest import CONFORMANCE
+from tests.corpus import CONFORMANCE
 
 CASE = CONFORMANCE / "cosign-legacy" / "salr-dockerhub-sig-manifest-keyless-valid"
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-CONFORMANCE_DIR = Path(os.environ.get("SIGNER_CONFORMANCE_DIR", "/work/shared/conformance"))
+from tests.corpus import CONFORMANCE as CONFORMANCE_DIR
+
 BUNDLE_CASES = sorted(p.name for p in (CONFORMANCE_DIR / "bundles").glob("*")
                       if (p / "expected.json").is_file())
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-CONFORMANCE_DIR = Path(os.environ.get("SIGNER_CONFORMANCE_DIR", "/work/shared/conformance"))
+from tests.corpus import CONFORMANCE as CONFORMANCE_DIR
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ from signer.formats.legacy import (
     build_simple_signing_payload,
 )
 from signer.signing.publish import build_manifest_from_descriptors
-from tests.conftest import CONFORMANCE
+from tests.corpus import CONFORMANCE
 
 LEGACY = CONFORMANCE / "cosign-legacy"
 PAYLOAD_CASES = ["cimg-fulcio-rekor-valid", "salr-dockerhub-sig-manifest-keyless-valid",

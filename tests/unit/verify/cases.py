@@ -18,8 +18,8 @@ from signer.formats.legacy import (
     SignatureLayer,
     parse_signature_manifest,
 )
+from tests.corpus import LEGACY
 
-LEGACY = Path(__file__).resolve().parents[3].parent / "shared" / "conformance" / "cosign-legacy"
 IMAGE_MODES = ("legacy-keyless", "legacy-key", "legacy-pki")
 
 
