@@ -54,7 +54,8 @@ def offending_lines(files: list[Path], checkout: Path) -> list[str]:
 
 
 def test_no_tracked_file_refers_outside_the_checkout() -> None:
-    files = _tracked_files()
+    # this file is left out: its examples are what the check looks for
+    files = [path for path in _tracked_files() if path != Path(__file__).resolve()]
     assert len(files) > 100, "git ls-files listed too little; is this a checkout?"
     assert offending_lines(files, ROOT) == []
 
