@@ -11,7 +11,11 @@ or SIGINT (exit code 0). ``stack.json`` fields:
 - ``certificate_identity``, ``certificate_oidc_issuer``: what its certificates carry;
 - ``fulcio_url``, ``rekor_url``, ``ct_log_url``, ``rekor_log_id``, ``rekor_tree_id``,
   ``rekor_checkpoint_origin``, ``ct_log_id``;
-- ``trusted_root_path``, ``signing_config_path``, ``client_trust_config_path``;
+- ``rekor_v2_url``, ``rekor_v2_log_id`` (Rekor v2, tiles), ``tsa_url`` (RFC 3161 POST URL);
+- ``trusted_root_path``, ``signing_config_path`` (Rekor v1, no TSA),
+  ``client_trust_config_path``; ``signing_config`` (``signing_config.v0.2.json``:
+  Rekor v1 and v2 and the TSA), ``signing_config_rekor_v1`` (Rekor v1 and the TSA),
+  ``client_trust_config_v02_path``;
 - ``directory``, ``pid``, ``startup_seconds``; with ``--with-registry`` also
   ``registry_url`` and ``registry_host``.
 """

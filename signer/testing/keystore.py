@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
-KeyKind = Literal["p256", "p384", "rsa2048"]
+KeyKind = Literal["p256", "p384", "rsa2048", "ed25519"]
 
 
 def _generate(kind: KeyKind) -> PrivateKeyTypes:
@@ -24,6 +24,8 @@ def _generate(kind: KeyKind) -> PrivateKeyTypes:
         return ec.generate_private_key(ec.SECP256R1())
     if kind == "p384":
         return ec.generate_private_key(ec.SECP384R1())
+    if kind == "ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 

@@ -80,6 +80,12 @@ class MerkleTree:
             return []
         return self._subproof(first, 0, n, True)
 
+    def subtree_root(self, start: int, size: int) -> bytes:
+        """Root of the leaves ``start .. start+size-1`` (a tile hash when size is 2**k)."""
+        if size < 1 or not 0 <= start <= self.size - size:
+            raise ValueError(f"leaves {start}..{start + size - 1} are outside the tree")
+        return self._subtree(start, size)
+
     # -- internals ------------------------------------------------------------------
     def _check_size(self, n: int) -> None:
         if not 0 <= n <= self.size:

@@ -1,10 +1,21 @@
-"""Start the whole local Sigstore stack in process: OIDC issuer, Fulcio (+ CT log), Rekor.
+"""Start the whole local Sigstore stack in process: OIDC issuer, Fulcio (+ CT log),
+Rekor v1, Rekor v2 (tiles) and an RFC 3161 timestamp authority.
 
 ``start_stack(directory)`` binds every service on a free 127.0.0.1 port, writes the
-trust material into ``directory`` (``trusted_root.json``, ``signing_config.json``,
-``client_trust_config.json``, ``stack.json``) and serves until ``stop()``. Keys, the CA
-chain and the Rekor database are kept in ``directory``: starting again in the same
-directory keeps the log and the trust anchors (the URLs change).
+trust material into ``directory`` and serves until ``stop()``:
+
+- ``trusted_root.json``: every log, CA and TSA of the stack;
+- ``signing_config.v0.2.json``: Fulcio, OIDC, Rekor v1 *and* v2, TSA (a client that
+  speaks Rekor v2 picks it: the highest API version per operator);
+- ``signing_config_rekor_v1.v0.2.json``: the same with Rekor v1 only (and the TSA);
+- ``signing_config.json`` / ``client_trust_config.json``: Rekor v1 without TSA, as
+  before (what clients without TSA or v2 support use);
+- ``client_trust_config.v0.2.json``: the trusted root with ``signing_config.v0.2.json``;
+- ``stack.json``.
+
+Keys, the CA and TSA chains and the Rekor v1 database are kept in ``directory``:
+starting again in the same directory keeps that log and the trust anchors (the URLs
+change). The Rekor v2 log lives in memory: its origin and log ID follow its URL.
 """
 
 from __future__ import annotations
@@ -16,7 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from signer.testing.ca import CertificateAuthority
 from signer.testing.ctlog import CtLog
@@ -27,12 +38,16 @@ from signer.testing.keystore import load_or_create_key
 from signer.testing.oidc_server import OidcIssuer, OidcServer, default_github_claims
 from signer.testing.rekor_log import RekorLog
 from signer.testing.rekor_server import RekorServer
+from signer.testing.rekor_v2 import RekorV2Log
+from signer.testing.rekor_v2_server import RekorV2Server
 from signer.testing.trust_material import (
     StackEndpoints,
     client_trust_config,
     signing_config,
     trusted_root,
 )
+from signer.testing.tsa import TimestampAuthority
+from signer.testing.tsa_server import TsaServer
 
 REKOR_ORIGIN_HOST = "rekor.signer.local"
 
@@ -82,9 +97,22 @@ class Stack:
         )
         self.rekor = RekorServer(self.rekor_log)
         self.rekor.bind()
+        rekor_v2_key = load_or_create_key(keys, "rekor-v2", "ed25519")
+        assert isinstance(rekor_v2_key, ed25519.Ed25519PrivateKey)
+        self.rekor_v2_log = RekorV2Log(rekor_v2_key)
+        self.rekor_v2 = RekorV2Server(self.rekor_v2_log)
+        self.rekor_v2.bind()
+        self.tsa_authority = TimestampAuthority(keys)
+        self.tsa = TsaServer(self.tsa_authority)
+        self.tsa.bind()
         self.trusted_root_path = self.directory / "trusted_root.json"
         self.signing_config_path = self.directory / "signing_config.json"
         self.client_trust_config_path = self.directory / "client_trust_config.json"
+        #: Rekor v1 and v2 and the TSA (cosign v3's file name)
+        self.signing_config_v02_path = self.directory / "signing_config.v0.2.json"
+        #: Rekor v1 only, with the TSA
+        self.signing_config_rekor_v1_path = self.directory / "signing_config_rekor_v1.v0.2.json"
+        self.client_trust_config_v02_path = self.directory / "client_trust_config.v0.2.json"
         self.stack_json_path = self.directory / "stack.json"
         self._stopped = False
 
@@ -95,6 +123,12 @@ class Stack:
         _write_json(self.trusted_root_path, trusted_root(endpoints))
         _write_json(self.signing_config_path, signing_config(endpoints))
         _write_json(self.client_trust_config_path, client_trust_config(endpoints))
+        _write_json(self.signing_config_v02_path,
+                    signing_config(endpoints, rekor_versions=(1, 2), with_tsa=True))
+        _write_json(self.signing_config_rekor_v1_path,
+                    signing_config(endpoints, rekor_versions=(1,), with_tsa=True))
+        _write_json(self.client_trust_config_v02_path,
+                    client_trust_config(endpoints, rekor_versions=(1, 2), with_tsa=True))
         for service in self.services.values():
             service.start()
         self.write_stack_json()
@@ -123,17 +157,22 @@ class Stack:
     # -- URLs and trust -------------------------------------------------------------
     @property
     def services(self) -> dict[str, Service]:
-        """The running services by name (``oidc``, ``fulcio``, ``rekor``)."""
-        return {"oidc": self.oidc, "fulcio": self.fulcio, "rekor": self.rekor}
+        """The running services by name (``oidc``, ``fulcio``, ``rekor``, ``rekor-v2``,
+        ``tsa``)."""
+        return {"oidc": self.oidc, "fulcio": self.fulcio, "rekor": self.rekor,
+                "rekor-v2": self.rekor_v2, "tsa": self.tsa}
 
     def faults(self, service: str) -> FaultInjector:
         """Fault knobs of one service: ``set_latency``, ``fail_next``, ``drop_next``."""
         return self.services[service].faults
 
-    def set_clock_skew(self, *, fulcio_seconds: int = 0, rekor_seconds: int = 0) -> None:
-        """Shift the notBefore of new leaves and the integratedTime of new entries."""
+    def set_clock_skew(self, *, fulcio_seconds: int = 0, rekor_seconds: int = 0,
+                       tsa_seconds: int = 0) -> None:
+        """Shift the notBefore of new leaves, the integratedTime of new entries and
+        the genTime of new timestamps."""
         self.fulcio.clock_skew_seconds = fulcio_seconds
         self.rekor_log.clock_skew_seconds = rekor_seconds
+        self.tsa_authority.clock_skew_seconds = tsa_seconds
 
     @property
     def oidc_issuer_url(self) -> str:
@@ -166,6 +205,16 @@ class Stack:
         return self.rekor.url
 
     @property
+    def rekor_v2_url(self) -> str:
+        """Rekor v2 base URL (its checkpoint origin is this URL without the scheme)."""
+        return self.rekor_v2.url
+
+    @property
+    def tsa_url(self) -> str:
+        """The timestamp authority's request URL (``…/api/v1/timestamp``)."""
+        return self.tsa.timestamp_url
+
+    @property
     def default_identity(self) -> str:
         """The certificate SAN of a default token (the workflow identity)."""
         claims = default_github_claims(self.oidc_issuer_url, "sigstore", 0)
@@ -182,6 +231,11 @@ class Stack:
             rekor_key=self.rekor_log.key.public_key(),
             ct_key=self.ct_log.key.public_key(),
             valid_from=self.ca.root.not_valid_before_utc - datetime.timedelta(minutes=1),
+            rekor_v2_url=self.rekor_v2_url,
+            rekor_v2_key=self.rekor_v2_log.key.public_key(),
+            rekor_v2_log_id=self.rekor_v2_log.log_id,
+            tsa_url=self.tsa_url,
+            tsa_chain=tuple(self.tsa_authority.chain),
         )
 
     # -- tokens ---------------------------------------------------------------------
@@ -209,6 +263,9 @@ class Stack:
             "certificate_oidc_issuer": self.oidc_issuer_url,
             "fulcio_url": self.fulcio_url,
             "rekor_url": self.rekor_url,
+            "rekor_v2_url": self.rekor_v2_url,
+            "rekor_v2_log_id": self.rekor_v2_log.log_id.hex(),
+            "tsa_url": self.tsa_url,
             "ct_log_url": self.ct_log.base_url,
             "rekor_log_id": self.rekor_log.log_id.hex(),
             "rekor_tree_id": str(self.rekor_log.tree_id),
@@ -216,6 +273,9 @@ class Stack:
             "ct_log_id": self.ct_log.log_id.hex(),
             "trusted_root_path": str(self.trusted_root_path),
             "signing_config_path": str(self.signing_config_path),
+            "signing_config": str(self.signing_config_v02_path),
+            "signing_config_rekor_v1": str(self.signing_config_rekor_v1_path),
+            "client_trust_config_v02_path": str(self.client_trust_config_v02_path),
             "client_trust_config_path": str(self.client_trust_config_path),
             "directory": str(self.directory),
             "pid": os.getpid(),
