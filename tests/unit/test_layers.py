@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "trust": 1,
     "formats": 2,
     "verify": 2,
+    "gate": 2,
     "http": 3,
     "oidc": 3,
     "registry": 3,
