@@ -63,7 +63,8 @@ application:
     assert trust_roots_to_check(validator, policy.rules[1].options) == ("default",)
 
 
-FASTER = """\
+#: the allow and deny validators every "common example" of basics.md starts with
+STATIC = """\
 application:
   validators:
   - name: allow
@@ -72,6 +73,9 @@ application:
   - name: deny
     type: static
     approve: false
+"""
+
+FASTER = STATIC + """\
   - name: default
     type: cosign
     trustRoots:
@@ -131,15 +135,7 @@ def test_deny_by_default_when_no_catch_all_rule() -> None:
 
 def test_directly_admit_own_images_and_deny_all_others() -> None:
     # basics.md, "Case: Directly admit own images and deny all others"
-    policy = parse_policy("""\
-application:
-  validators:
-  - name: allow
-    type: static
-    approve: true
-  - name: deny
-    type: static
-    approve: false
+    policy = parse_policy(STATIC + """\
   policy:
   - pattern: "*:*"
     validator: deny
@@ -160,15 +156,7 @@ application:
 
 def test_only_docker_official_images_validated_others_allowed() -> None:
     # basics.md, "Case: Only validate Docker Hub official images and allow all others"
-    policy = parse_policy(f"""\
-application:
-  validators:
-  - name: allow
-    type: static
-    approve: true
-  - name: deny
-    type: static
-    approve: false
+    policy = parse_policy(STATIC + f"""\
   - name: dockerhub_basics
     type: cosign
     trustRoots:
