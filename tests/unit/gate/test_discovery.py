@@ -1,0 +1,182 @@
+"""Finding the images that Kubernetes, Compose, Dockerfile and workflow files deploy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from signer.gate.discovery import ImageUse, discover, images_in_file, interpolate
+
+
+def _write(root: Path, name: str, text: str) -> str:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return str(path)
+
+
+def _found(uses: list[ImageUse]) -> list[tuple[str, int, str | None]]:
+    return [(u.reference, u.line, u.unresolved) for u in uses]
+
+
+def test_kubernetes_multi_document_every_workload_and_container_list(tmp_path: Path) -> None:
+    path = _write(tmp_path, "k8s/all.yaml", """\
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  initContainers:
+  - name: init
+    image: busybox:1.36
+  containers:
+  - name: app
+    image: ghcr.io/o/app:1
+  ephemeralContainers:
+  - name: debug
+    image: ghcr.io/o/debug:1
+---
+apiVersion: apps/v1
+kind: Deployment
+spec:
+  template:
+    spec:
+      containers:
+      - name: web
+        image: "nginx@sha256:0000000000000000000000000000000000000000000000000000000000000000"
+---
+apiVersion: batch/v1
+kind: CronJob
+spec:
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          containers:
+          - {name: c, image: ghcr.io/o/cron:2}
+---
+apiVersion: v1
+kind: Service
+spec:
+  containers:
+  - image: not-a-workload:1
+---
+apiVersion: v1
+kind: List
+items:
+- apiVersion: apps/v1
+  kind: StatefulSet
+  spec: {template: {spec: {containers: [{name: s, image: ghcr.io/o/sts:3}]}}}
+- apiVersion: apps/v1
+  kind: DaemonSet
+  spec:
+    template:
+      spec:
+        containers:
+        - image: ghcr.io/o/ds:4
+""")
+    assert _found(images_in_file(path)) == [
+        ("busybox:1.36", 7, None), ("ghcr.io/o/app:1", 10, None),
+        ("ghcr.io/o/debug:1", 13, None),
+        ("nginx@sha256:" + "0" * 64, 22, None), ("ghcr.io/o/cron:2", 32, None),
+        ("ghcr.io/o/sts:3", 45, None), ("ghcr.io/o/ds:4", 52, None)]
+
+
+def test_compose_services_with_interpolation(tmp_path: Path) -> None:
+    path = _write(tmp_path, "compose.yaml", """\
+services:
+  web:
+    image: ghcr.io/o/web:${TAG:-1.2}
+  db:
+    image: postgres:16
+  worker:
+    image: ghcr.io/o/worker:${TAG}
+  built:
+    build: .
+""")
+    assert _found(images_in_file(path)) == [
+        ("ghcr.io/o/web:1.2", 3, None), ("postgres:16", 5, None),
+        ("ghcr.io/o/worker:${TAG}", 7, "${TAG} has no default")]
+
+
+def test_dockerfile_stages_platform_args_and_scratch(tmp_path: Path) -> None:
+    path = _write(tmp_path, "Dockerfile", """\
+# syntax=docker/dockerfile:1
+ARG BASE=golang:1.22
+ARG RUNTIME
+ARG DISTROLESS="gcr.io/distroless/static"
+FROM --platform=$BUILDPLATFORM ${BASE} AS build
+RUN go build ./...
+FROM build AS test
+FROM scratch AS empty
+FROM \\
+  ${DISTROLESS}:nonroot
+COPY --from=build /app /app
+FROM ${RUNTIME}
+FROM alpine:3.19 as final
+""")
+    assert _found(images_in_file(path)) == [
+        ("golang:1.22", 5, None), ("gcr.io/distroless/static:nonroot", 9, None),
+        ("${RUNTIME}", 12, "${RUNTIME} has no default"), ("alpine:3.19", 13, None)]
+
+
+def test_workflow_containers_services_and_docker_steps(tmp_path: Path) -> None:
+    path = _write(tmp_path, ".github/workflows/ci.yml", """\
+on: push
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    container: node:20
+    services:
+      redis:
+        image: redis:7
+    steps:
+    - uses: actions/checkout@v4
+    - uses: docker://ghcr.io/o/tool:1
+  b:
+    runs-on: ubuntu-latest
+    container:
+      image: ghcr.io/o/${{ matrix.image }}
+""")
+    uses = images_in_file(path)
+    assert [(u.reference, u.line) for u in uses] == [
+        ("node:20", 5), ("redis:7", 8), ("ghcr.io/o/tool:1", 11),
+        ("ghcr.io/o/${{ matrix.image }}", 15)]
+    assert uses[-1].unresolved is not None and "expression" in uses[-1].unresolved
+    assert all(u.kind == "workflow" for u in uses)
+
+
+def test_discover_walks_directories_and_reports_bad_files(tmp_path: Path) -> None:
+    _write(tmp_path, "a/pod.yaml", "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n"
+                                  "  - image: x:1\n")
+    _write(tmp_path, "a/broken.yaml", "key: [unclosed\n")
+    _write(tmp_path, "node_modules/pod.yaml", "apiVersion: v1\nkind: Pod\nspec:\n"
+                                              "  containers:\n  - image: ignored:1\n")
+    _write(tmp_path, "README.md", "FROM nothing\n")
+    uses, problems = discover([str(tmp_path)])
+    assert [u.reference for u in uses] == ["x:1"]
+    assert len(problems) == 1 and problems[0].file.endswith("broken.yaml")
+    assert "not valid YAML" in problems[0].message
+    only = {str((tmp_path / "a" / "broken.yaml").resolve())}
+    assert discover([str(tmp_path)], only) == ([], problems)
+
+
+@pytest.mark.parametrize(("text", "known", "expected"), [
+    ("a:${X:-1}", {}, ("a:1", None)),
+    ("a:${X-1}", {"X": ""}, ("a:", None)),
+    ("a:${X:-1}", {"X": ""}, ("a:1", None)),
+    ("a:$X", {"X": "2"}, ("a:2", None)),
+    ("a:$$X", {}, ("a:$X", None)),
+    ("a:${X:?required}", {}, ("a:${X:?required}", "${X:?required} depends on a value set "
+                                                   "at deploy time")),
+])
+def test_interpolation(text: str, known: dict[str, str | None],
+                       expected: tuple[str, str | None]) -> None:
+    assert interpolate(text, known) == expected
+
+
+def test_alias_bomb_stays_small(tmp_path: Path) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    path = _write(tmp_path, "compose.yaml", "\n".join(lines) + "\nservices: {}\n")
+    assert images_in_file(path) == []
