@@ -110,6 +110,16 @@ class CertificateAuthority:
         """The chain as PEM strings, each ending in a newline."""
         return [c.public_bytes(serialization.Encoding.PEM).decode("ascii") for c in self.chain]
 
+    def sibling(self, common_name: str) -> CertificateAuthority:
+        """A CA with a new intermediate (fresh key, in memory) under the same root.
+
+        Tests use it as a second issuing CA of one root, e.g. a retired intermediate.
+        """
+        key = ec.generate_private_key(ec.SECP384R1())
+        now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)
+        intermediate = _make_intermediate(key, self.root, self.root_key, now, common_name)
+        return CertificateAuthority(self.root_key, self.root, key, intermediate)
+
     def issue(
         self,
         public_key: CertificatePublicKeyTypes,
@@ -180,11 +190,12 @@ def _make_intermediate(
     root: x509.Certificate,
     root_key: ec.EllipticCurvePrivateKey,
     now: datetime.datetime,
+    common_name: str = INTERMEDIATE_NAME,
 ) -> x509.Certificate:
     root_ski = root.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     return (
         x509.CertificateBuilder()
-        .subject_name(_name(INTERMEDIATE_NAME))
+        .subject_name(_name(common_name))
         .issuer_name(root.subject)
         .public_key(key.public_key())
         .serial_number(_serial())

@@ -20,9 +20,11 @@ change). The Rekor v2 log lives in memory: its origin and log ID follow its URL.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -41,6 +43,7 @@ from signer.testing.rekor_server import RekorServer
 from signer.testing.rekor_v2 import RekorV2Log
 from signer.testing.rekor_v2_server import RekorV2Server
 from signer.testing.trust_material import (
+    AuthorityWindow,
     StackEndpoints,
     client_trust_config,
     signing_config,
@@ -237,6 +240,21 @@ class Stack:
             tsa_url=self.tsa_url,
             tsa_chain=tuple(self.tsa_authority.chain),
         )
+
+    def write_trusted_root(self, path: Path, authorities: Sequence[AuthorityWindow]) -> Path:
+        """Write a trusted root naming the stack's logs and these Fulcio CAs (tests)."""
+        _write_json(Path(path), trusted_root(self.endpoints(), authorities))
+        return Path(path)
+
+    @contextlib.contextmanager
+    def issuing_from(self, ca: CertificateAuthority) -> Iterator[CertificateAuthority]:
+        """Let Fulcio issue from ``ca`` (e.g. ``self.ca.sibling(...)``) inside the block."""
+        previous = self.fulcio.ca
+        self.fulcio.ca = ca
+        try:
+            yield ca
+        finally:
+            self.fulcio.ca = previous
 
     # -- tokens ---------------------------------------------------------------------
     def issue_token(self, **claim_overrides: Any) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,7 +87,17 @@ def _rekor_v2_instance(endpoints: StackEndpoints, start: str) -> dict[str, Any]:
     }
 
 
-def _authority(uri: str, chain: list[x509.Certificate], start: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class AuthorityWindow:
+    """One certificate authority of a trusted root: its chain and ``validFor`` window."""
+
+    chain: Sequence[x509.Certificate]  # intermediate(s) then root
+    start: datetime.datetime
+    end: datetime.datetime | None = None
+
+
+def _authority(uri: str, chain: Sequence[x509.Certificate], start: str,
+               end: str | None = None) -> dict[str, Any]:
     """A ``CertificateAuthority`` entry; the subject is the chain's last certificate's."""
     root_cert = chain[-1]
     org = root_cert.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)
@@ -102,13 +113,20 @@ def _authority(uri: str, chain: list[x509.Certificate], start: str) -> dict[str,
                 {"rawBytes": _b64(c.public_bytes(serialization.Encoding.DER))} for c in chain
             ]
         },
-        "validFor": {"start": start},
+        "validFor": {"start": start, **({"end": end} if end is not None else {})},
     }
 
 
-def trusted_root(endpoints: StackEndpoints) -> dict[str, Any]:
-    """The stack's ``trusted_root.json`` content."""
+def trusted_root(
+    endpoints: StackEndpoints, authorities: Sequence[AuthorityWindow] | None = None
+) -> dict[str, Any]:
+    """The stack's ``trusted_root.json`` content.
+
+    ``authorities`` replaces the one Fulcio CA (the stack's chain, open-ended) with
+    several, each with its own window (tests: retired and current intermediates).
+    """
     start = rfc3339(endpoints.valid_from)
+    windows = authorities or [AuthorityWindow(endpoints.fulcio_chain, endpoints.valid_from)]
     tlogs = [_log_instance(endpoints.rekor_url, endpoints.rekor_key, start)]
     if endpoints.rekor_v2_key is not None:
         tlogs.append(_rekor_v2_instance(endpoints, start))
@@ -116,7 +134,9 @@ def trusted_root(endpoints: StackEndpoints) -> dict[str, Any]:
         "mediaType": TRUSTED_ROOT_MEDIA_TYPE,
         "tlogs": tlogs,
         "certificateAuthorities": [
-            _authority(endpoints.fulcio_url, endpoints.fulcio_chain, start)
+            _authority(endpoints.fulcio_url, w.chain, rfc3339(w.start),
+                       rfc3339(w.end) if w.end is not None else None)
+            for w in windows
         ],
         "ctlogs": [_log_instance(endpoints.ct_url, endpoints.ct_key, start)],
         "timestampAuthorities": [
