@@ -66,3 +66,15 @@ def parse_pem_certificates(data: bytes) -> list[x509.Certificate]:
     certs = _cached("pems", data, lambda raw: tuple(
         _checked(cert) for cert in x509.load_pem_x509_certificates(raw)))
     return list(certs)  # a fresh list: callers may change it
+
+
+def is_self_signed(cert: x509.Certificate) -> bool:
+    """True if ``cert`` names itself as issuer and its own key verifies its signature
+    (a root certificate)."""
+    if cert.issuer != cert.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(cert)
+    except Exception:  # any failure (bad signature, unsupported algorithm): not self-signed
+        return False
+    return True

@@ -28,6 +28,7 @@ from cryptography import x509
 
 from signer.certificates import (
     MalformedCertificateError,
+    is_self_signed,
     parse_der_certificate,
     parse_pem_certificates,
 )
@@ -109,12 +110,16 @@ class CertificateAuthority:
     """A CA: certificates ordered leaf-most first, the trust anchor (root) last.
 
     For a CA built from loose PEM files (legacy overrides) the certificates before
-    the root are a pool of intermediates rather than one linear chain.
+    the root are a pool of intermediates rather than one linear chain. Only such a CA,
+    and only when the files gave no intermediates, may take intermediates from the
+    signature itself (``accepts_carried_intermediates``, cosign's legacy behaviour); a
+    CA of a trusted root never does: its ``certChain`` is the whole path.
     """
 
     chain: tuple[x509.Certificate, ...]
     valid_for: ValidityPeriod
     uri: str = ""
+    accepts_carried_intermediates: bool = False
 
     @property
     def root(self) -> x509.Certificate:
@@ -311,30 +316,23 @@ def load_pem_certificates(data: bytes, what: str) -> list[x509.Certificate]:
         raise TrustError(f"{what} holds no valid PEM certificate") from None
 
 
-def _is_self_signed(cert: x509.Certificate) -> bool:
-    if cert.issuer != cert.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(cert)
-    except Exception:  # any failure (bad signature, unsupported algorithm): not self-signed
-        return False
-    return True
-
-
 def authorities_from_certificates(
     certificates: Iterable[x509.Certificate], uri: str = ""
 ) -> tuple[CertificateAuthority, ...]:
     """CAs from loose certificates: self-signed ones are roots, the rest intermediates.
 
-    This is how cosign reads ``SIGSTORE_ROOT_FILE`` and ``--certificate-chain``.
+    This is how cosign reads ``SIGSTORE_ROOT_FILE`` and ``--certificate-chain``. As in
+    cosign, when no intermediates are given, those a signature carries (its chain
+    annotation) may complete a path to one of these roots.
     """
     certs = list(certificates)
-    roots = [c for c in certs if _is_self_signed(c)]
-    intermediates = tuple(c for c in certs if not _is_self_signed(c))
+    roots = [c for c in certs if is_self_signed(c)]
+    intermediates = tuple(c for c in certs if not is_self_signed(c))
     if not roots:
         raise TrustError("the CA certificates include no self-signed root",
                          hint="the chain file must end with the root certificate")
-    return tuple(CertificateAuthority((*intermediates, root), ValidityPeriod.always(), uri)
+    return tuple(CertificateAuthority((*intermediates, root), ValidityPeriod.always(), uri,
+                                      accepts_carried_intermediates=not intermediates)
                  for root in roots)
 
 

@@ -57,7 +57,7 @@ def check_signing_certificate(certificate: SigningCertificate, key: PrivateKey,
         raise SigningError("Fulcio issued a certificate for a different key")
     when = at or datetime.now(timezone.utc)
     try:
-        path = verify_certificate_chain(leaf, trust, when, certificate.chain)
+        path = verify_certificate_chain(leaf, trust, when, carried=certificate.chain)
         if certificate.detached_sct is not None and not _has_embedded_sct(certificate):
             from signer.signing.detached_sct import verify_detached_sct
 

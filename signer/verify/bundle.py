@@ -5,8 +5,9 @@ Order (each failure names its check):
 
 1. **bundle** — shape the bundle version requires (v0.1: SET; v0.2+: inclusion proof
    with checkpoint; an inclusion proof always with its checkpoint; DSSE: exactly one
-   signature). Only the leaf of a bundle's certificate chain is used; intermediates
-   come from the trusted root.
+   signature; no self-signed certificate in the chain but the trusted root ending a
+   complete path). Only the leaf of a bundle's certificate chain is used;
+   intermediates come from the trusted root.
 2. **TSA** — RFC 3161 timestamps over the signature (at most 32, no duplicates). As in
    sigstore-go, a timestamp no trusted authority verifies does not count (it is not an
    error by itself); it fails the bundle only when no other signed time exists.
@@ -28,6 +29,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +43,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
+from signer.certificates import is_self_signed
 from signer.digest import Digest
 from signer.errors import InputError, VerificationError
 from signer.formats.bundle import (
@@ -54,7 +57,7 @@ from signer.keys import PublicKey, pem_blocks
 from signer.trust import LogInstance, TrustedRoot
 from signer.verify import tlog
 from signer.verify.certs import certificate_identity, github_extensions, oidc_issuer
-from signer.verify.chain import verify_certificate_chain
+from signer.verify.chain import issued_by, verify_certificate_chain
 from signer.verify.sct import issuer_for_sct, verify_embedded_sct
 from signer.verify.tsa import timestamp_verifier
 
@@ -352,6 +355,29 @@ def _check_structure(bundle: Bundle, options: BundleOptions) -> None:
         raise _fail("bundle: bundle does not contain a DSSE envelope")
 
 
+def _check_carried_roots(bundle: Bundle, trust: TrustedRoot) -> None:
+    """No self-signed (root) certificate in a v0.1/v0.2 ``x509CertificateChain``.
+
+    The chain adds no trust here (only the leaf is used), but the client policy of the
+    bundle format forbids roots in it. One shape is tolerated because real producers
+    wrote it (sigstore-js 1.x npm provenance): a complete, correctly linked path whose
+    last certificate is exactly the root of a trusted certificate authority.
+    """
+    certs = [c for c in (bundle.certificate, *bundle.chain) if c is not None]
+    roots = [i for i, cert in enumerate(certs) if is_self_signed(cert)]
+    if not roots:
+        return
+    anchors = {a.root for a in trust.certificate_authorities}
+    complete_path = (roots == [len(certs) - 1] and len(certs) > 1
+                     and certs[-1] in anchors
+                     and all(issued_by(child, parent)
+                             for child, parent in itertools.pairwise(certs)))
+    if not complete_path:
+        raise _fail("bundle: the certificate chain contains a self-signed (root) certificate",
+                    hint="a bundle carries the signing certificate (and at most "
+                         "intermediates); trust anchors come only from the trusted root")
+
+
 # -------------------------------------------------------- transparency log
 
 
@@ -643,6 +669,7 @@ def _verify_bundle(bundle: Bundle, artifact: Artifact | None, trust: TrustedRoot
                    policy: Policy, options: BundleOptions | None) -> VerifiedBundle:
     options = options or BundleOptions()
     _check_structure(bundle, options)
+    _check_carried_roots(bundle, trust)
     signer = _signer_for(bundle, policy)
     if artifact is None and bundle.message_signature is not None:
         raise _fail("digest: a message-signature bundle needs the artifact or its digest")

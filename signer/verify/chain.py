@@ -140,10 +140,16 @@ def build_path(
     leaf: x509.Certificate,
     authority: CertificateAuthority,
     at: datetime,
-    extra_intermediates: Sequence[x509.Certificate] = (),
+    carried: Sequence[x509.Certificate] = (),
 ) -> list[x509.Certificate] | None:
-    """A valid path leaf..root under ``authority`` at ``at``, or None."""
-    pool = [*authority.intermediates, *extra_intermediates]
+    """A valid path leaf..root under ``authority`` at ``at``, or None.
+
+    The path is built from the authority's own certificates; ``carried`` (those a
+    signature brought along) join them only if the authority accepts them (legacy
+    roots given without intermediates).
+    """
+    pool = [*authority.intermediates,
+            *(carried if authority.accepts_carried_intermediates else ())]
     for tail in _paths(leaf, authority.root, pool, at, 0):
         path = [leaf, *tail]
         if _check_path(path, at) is None:
@@ -155,14 +161,16 @@ def verify_certificate_chain(
     leaf: x509.Certificate,
     trust: TrustedRoot,
     at: datetime,
-    extra_intermediates: Sequence[x509.Certificate] = (),
+    carried: Sequence[x509.Certificate] = (),
 ) -> list[x509.Certificate]:
     """Validate ``leaf`` to a certificate authority of ``trust`` valid at ``at``.
 
-    Returns the path ``[leaf, intermediates..., root]``. ``extra_intermediates``
-    (e.g. from a chain annotation) may complete a path, but the root must always be
-    one of the trusted root's anchors. Raises :class:`VerificationError` naming the
-    "certificate chain" check.
+    Returns the path ``[leaf, intermediates..., root]``, made of one authority's own
+    certificates, that authority's ``validFor`` window containing ``at``. Certificates
+    the signature carries (``carried``: a chain annotation) never add trust to a
+    trusted root's authority; only a legacy root given without intermediates
+    (``accepts_carried_intermediates``) may complete a path with them, as cosign
+    does. Raises :class:`VerificationError` naming the "certificate chain" check.
     """
     at = _utc(at)
     check_leaf_usage(leaf)
@@ -176,14 +184,19 @@ def verify_certificate_chain(
         raise VerificationError("certificate chain: the trusted root has no certificate "
                                 "authorities")
     for authority in authorities:
-        path = build_path(leaf, authority, at, extra_intermediates)
+        path = build_path(leaf, authority, at, carried)
         if path is not None:
             return path
     raise VerificationError(
         "certificate chain: no path from the certificate to a trusted certificate authority "
         f"valid at {at:%Y-%m-%dT%H:%M:%SZ}",
-        hint="the certificate was not issued by a CA of the trusted root "
-             "(check --trusted-root or the CA flags)")
+        hint="the certificate was not issued by a CA of the trusted root whose validity "
+             "window contains the signing time (check --trusted-root or the CA flags)")
+
+
+def accepts_carried_intermediates(trust: TrustedRoot) -> bool:
+    """True if any authority of ``trust`` may take intermediates from a signature."""
+    return any(a.accepts_carried_intermediates for a in trust.certificate_authorities)
 
 
 def issuer_of(leaf: x509.Certificate, path: Sequence[x509.Certificate]) -> x509.Certificate:

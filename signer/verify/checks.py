@@ -248,22 +248,29 @@ def load_chain(pem: bytes | None) -> list[x509.Certificate]:
 
 
 def check_certificate_chain(
-    cert: x509.Certificate, chain: Sequence[x509.Certificate], trust: TrustedRoot
+    cert: x509.Certificate, chain_pem: bytes | None, trust: TrustedRoot
 ) -> list[x509.Certificate]:
     """Path-validate the leaf to a Fulcio CA of the trusted root at its notBefore.
 
-    The chain annotation may supply intermediates; when present, its first
-    certificate must be the leaf's issuer (a tampered chain is refused).
+    With a trusted root the chain annotation (``chain_pem``) is ignored: the path
+    comes from one authority's own ``certChain``. Only legacy roots given without
+    intermediates take intermediates from it, as cosign does: when it holds more
+    than one certificate, all but the last (the root); its first certificate must
+    then be the leaf's issuer (a tampered chain is refused).
     """
-    if chain and cert.issuer != chain[0].subject:
-        raise CheckFailed(CHECK_CHAIN, "the chain annotation does not start with the "
-                                       "certificate's issuer")
-    if chain and not chain_mod.issued_by(cert, chain[0]):
-        raise CheckFailed(CHECK_CHAIN, "the certificate is not signed by the first "
-                                       "certificate of the chain annotation")
+    carried: list[x509.Certificate] = []
+    if chain_mod.accepts_carried_intermediates(trust):
+        chain = load_chain(chain_pem)
+        if chain and cert.issuer != chain[0].subject:
+            raise CheckFailed(CHECK_CHAIN, "the chain annotation does not start with the "
+                                           "certificate's issuer")
+        if chain and not chain_mod.issued_by(cert, chain[0]):
+            raise CheckFailed(CHECK_CHAIN, "the certificate is not signed by the first "
+                                           "certificate of the chain annotation")
+        carried = chain[:-1] if len(chain) > 1 else []
     try:
         return chain_mod.verify_certificate_chain(cert, trust, cert.not_valid_before_utc,
-                                                  extra_intermediates=chain)
+                                                  carried=carried)
     except VerificationError as err:
         raise _fail_from(CHECK_CHAIN, err) from None
 

@@ -199,8 +199,7 @@ def _run_checks(
         key = policy.key
     else:
         assert certificate is not None
-        chain = checks.load_chain(layer.chain_pem)
-        path = checks.check_certificate_chain(certificate, chain, trust)
+        path = checks.check_certificate_chain(certificate, layer.chain_pem, trust)
         checks.check_identity(certificate, policy.identity or IdentityPolicy())
         if not policy.ignore_sct:
             checks.check_sct(certificate, path, trust)

@@ -6,7 +6,9 @@ retired yesterday, and ``[I_new, R]``, current. A leaf issued *now* by the retir
 must be refused whatever the signature carries: the ``dev.sigstore.cosign/chain``
 annotation of a ``.sig`` layer, or the ``x509CertificateChain`` of a v0.1 bundle.
 A bundle whose chain holds a self-signed (root) certificate is refused for that
-reason, even when it relies on its signed entry timestamp alone.
+reason, even when it relies on its signed entry timestamp alone; only a complete,
+correctly linked path ending in a trusted root (as sigstore-js 1.x wrote) is tolerated,
+and it adds no trust either.
 """
 
 from __future__ import annotations
@@ -199,15 +201,52 @@ def test_bundle_chain_does_not_bring_back_a_retired_intermediate(retired: Retire
     assert "certificate chain" in err
 
 
+def _foreign_root() -> x509.Certificate:
+    """A self-signed CA certificate that no trusted root names."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "foreign-root")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1)
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+
+
 @pytest.mark.parametrize("root_name", ["old", "victim"])
-def test_bundle_whose_chain_holds_a_root_certificate_is_refused(retired: RetiredSignature,
-                                                                root_name: str) -> None:
-    """A SET-only v0.1 bundle with R in its chain: refused because of R."""
+@pytest.mark.parametrize("shape", ["root before intermediate", "root only",
+                                   "foreign root after intermediate"])
+def test_bundle_whose_chain_holds_a_root_certificate_is_refused(
+        retired: RetiredSignature, root_name: str, shape: str) -> None:
+    """A SET-only v0.1 bundle with a root in its chain: refused because of the root
+    (the shape of sigstore-conformance ``bundle-with-root-cert_fail``)."""
     root = retired.old_root if root_name == "old" else retired.victim_root
-    bundle = _v01_bundle(retired.layer, [retired.retired.intermediate, retired.retired.root])
-    code, err = _verify_blob(retired, root, bundle, f"with-root-{root_name}")
+    old = retired.retired
+    chain = {"root before intermediate": [old.root, old.intermediate],
+             "root only": [old.root],
+             "foreign root after intermediate": [old.intermediate, _foreign_root()]}[shape]
+    code, err = _verify_blob(retired, root, _v01_bundle(retired.layer, chain),
+                             f"root-{root_name}-{shape.replace(' ', '-')}")
     assert code != 0, err
     assert "self-signed" in err
+
+
+def test_complete_path_to_a_trusted_root_is_tolerated_but_adds_no_trust(
+        retired: RetiredSignature) -> None:
+    """[leaf, I_old, R] as sigstore-js 1.x wrote chains (corpus
+    sgo-sigstorejs-1.3.0-provenance passes): accepted while I_old is trusted, refused
+    for the chain once I_old is retired."""
+    old = retired.retired
+    bundle = _v01_bundle(retired.layer, [old.intermediate, old.root])
+    code, err = _verify_blob(retired, retired.old_root, bundle, "full-path-old")
+    assert code == 0, err
+    code, err = _verify_blob(retired, retired.victim_root, bundle, "full-path-victim")
+    assert code != 0, err
+    assert "certificate chain" in err
 
 
 def test_conformance_bundle_with_root_cert_refused_without_its_inclusion_proof(

@@ -138,9 +138,6 @@ def _mutations() -> dict[str, tuple[list[SignatureLayer], dict[str, Any], str]]:
         "certificate": ([annotated(**{ANNOTATION_CERTIFICATE:
                                       other_layer.annotations[ANNOTATION_CERTIFICATE]})], {},
                         "rekor body"),
-        "chain": ([annotated(**{ANNOTATION_CHAIN: (LEGACY.parent / "trust" / "legacy" /
-                                                   "fulcio_v1.crt.pem").read_text()})], {},
-                  "certificate chain"),
         "SET": ([annotated(**{ANNOTATION_BUNDLE: json.dumps(bundle_doc)})], {},
                 "transparency log"),
         "rekor body": ([annotated(**{ANNOTATION_BUNDLE: _bundle_with(layer, body=altered_body)})],
@@ -188,3 +185,57 @@ def test_expired_certificate_without_tlog_fails_validity() -> None:
     results = _verify(VALID, ignore_tlog=True)
     assert results[0].failed_check == "certificate validity"
     assert "expired before observed time" in results[0].reason
+
+
+# -- the chain annotation: ignored under a trusted root, used by legacy roots alone ----
+
+_LEGACY_TRUST = LEGACY.parent / "trust" / "legacy"
+_GARBAGE_PEM = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+CHAIN_VARIANTS: dict[str, str | None] = {
+    "published": VALID.layers[0].annotations[ANNOTATION_CHAIN],
+    "absent": None,
+    "root only": (_LEGACY_TRUST / "fulcio_v1.crt.pem").read_text(),
+    "garbage": _GARBAGE_PEM,
+}
+
+
+def _with_chain(chain: str | None) -> SignatureLayer:
+    layer = VALID.layers[0]
+    annotations = {k: v for k, v in layer.annotations.items() if k != ANNOTATION_CHAIN}
+    if chain is not None:
+        annotations[ANNOTATION_CHAIN] = chain
+    return dataclasses.replace(layer, annotations=annotations)
+
+
+@pytest.mark.parametrize("variant", list(CHAIN_VARIANTS))
+def test_chain_annotation_is_ignored_under_a_trusted_root(variant: str) -> None:
+    """cosign-format.md §4.2: with a trusted root the path comes from its certChain."""
+    [result] = _verify(VALID, [_with_chain(CHAIN_VARIANTS[variant])])
+    assert result.ok, result.reason
+
+
+@pytest.mark.parametrize("variant", list(CHAIN_VARIANTS))
+def test_legacy_root_without_intermediates_takes_them_from_the_chain(variant: str) -> None:
+    """--ca-roots alone (cosign's legacy flags): the annotation's intermediates complete
+    the path; without them, or with a chain that is not the leaf's, no path."""
+    trust = apply_legacy_overrides(TrustedRoot.empty(), LegacyTrustOptions(
+        rekor_public_key=str(_LEGACY_TRUST / "rekor.pub"),
+        ca_roots=str(_LEGACY_TRUST / "fulcio_v1.crt.pem")))
+    policy = _policy(VALID).replace(ignore_sct=True)  # no CT log key among the files
+    [result] = verify_signatures([_with_chain(CHAIN_VARIANTS[variant])], VALID.digest, trust,
+                                 policy)
+    if variant == "published":
+        assert result.ok, result.reason
+    else:
+        assert result.failed_check == "certificate chain", result.reason
+
+
+def test_legacy_root_with_intermediates_ignores_the_chain_annotation() -> None:
+    """--ca-roots with --ca-intermediates: the preloaded pool only (as cosign)."""
+    trust = apply_legacy_overrides(TrustedRoot.empty(), LegacyTrustOptions(
+        rekor_public_key=str(_LEGACY_TRUST / "rekor.pub"),
+        ca_roots=str(_LEGACY_TRUST / "fulcio_v1.crt.pem"),
+        ca_intermediates=str(_LEGACY_TRUST / "fulcio_intermediate_v1.crt.pem")))
+    policy = _policy(VALID).replace(ignore_sct=True)
+    [result] = verify_signatures([_with_chain(_GARBAGE_PEM)], VALID.digest, trust, policy)
+    assert result.ok, result.reason

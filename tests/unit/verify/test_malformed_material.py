@@ -11,7 +11,6 @@ import pytest
 from signer.formats.legacy import (
     ANNOTATION_BUNDLE,
     ANNOTATION_CERTIFICATE,
-    ANNOTATION_CHAIN,
     ANNOTATION_SIGNATURE,
 )
 from signer.verify.checks import CHECK_NAMES
@@ -36,9 +35,6 @@ CASES = {
                                                      "-----END CERTIFICATE-----\n"}, None,
                             "certificate"),
     "no certificate": ({ANNOTATION_CERTIFICATE: ""}, None, "certificate"),
-    "chain garbage": ({ANNOTATION_CHAIN: "-----BEGIN CERTIFICATE-----\nAAAA\n"
-                                         "-----END CERTIFICATE-----\n"}, None,
-                      "certificate chain"),
     "bundle not JSON": ({ANNOTATION_BUNDLE: "{"}, None, "transparency log"),
     "no bundle": ({ANNOTATION_BUNDLE: ""}, None, "transparency log"),
     "body of another kind": ({ANNOTATION_BUNDLE: _body(kind="intoto")}, None, "rekor body"),
