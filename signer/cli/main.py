@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify-blob": ("signer.cli.verify_blob", "verify a file against a Sigstore bundle"),
     "generate-key-pair": ("signer.cli.generate_key_pair",
                           "write cosign.key (encrypted) and cosign.pub"),
+    "gate": ("signer.cli.gate",
+             "check every image that files deploy against a Connaisseur policy"),
 }
 
 

@@ -1,0 +1,161 @@
+"""``signer gate``: check every image that files deploy against a Connaisseur policy.
+
+Finds the images named in Kubernetes manifests, Compose files, Dockerfiles and
+GitHub workflows below PATHs (only files changed since ``--changed-from`` when
+given), picks each image's rule in the policy as Connaisseur would, verifies its
+signatures, and prints one row per image with every file:line naming it. Exit 0 when
+every image passes (``warn`` rules never fail the run), 1 when any is refused, 2 for
+usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from signer.gating import ImageResult
+
+ENV_SIGNATURE_REPOSITORY = "COSIGN_REPOSITORY"
+
+EXAMPLES = """\
+examples:
+  # every image under deploy/ and the repository's Dockerfiles and workflows
+  signer gate --policy charts/connaisseur/values.yaml deploy/ Dockerfile .github/workflows
+  # only what a pull request changes, as JSON
+  signer gate --policy values.yaml --changed-from origin/main --output json .
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The gate's flags."""
+    parser.add_argument("paths", nargs="*", default=["."], metavar="PATH",
+                        help="files or directories to search (default: .)")
+    parser.add_argument("--policy", required=True, metavar="FILE",
+                        help="Connaisseur values.yaml (or its validators and policy sections)")
+    parser.add_argument("--changed-from", metavar="REF",
+                        help="only files changed since this git ref (e.g. the PR's base)")
+    parser.add_argument("--output", choices=("table", "json"), default="table",
+                        help="table (default) or json")
+    parser.add_argument("--unresolved", choices=("fail", "warn"), default="fail",
+                        help="whether references unknown before deployment (${VAR} without "
+                             "default) fail the run (default: fail)")
+    parser.add_argument("--trusted-root", metavar="FILE",
+                        help="trusted_root.json (default: the embedded public-good root)")
+    parser.add_argument("--signature-repository", metavar="REPO",
+                        help="repository holding the signatures (or COSIGN_REPOSITORY)")
+    parser.add_argument("--insecure-registry", action="append", default=[], metavar="HOST",
+                        help="registry reachable over plain HTTP (repeat; '*' for all)")
+    parser.add_argument("--ca-bundle", metavar="FILE",
+                        help="PEM CA certificates for the registry's TLS")
+    parser.add_argument("--max-workers", type=int, default=16, metavar="N",
+                        help="images verified at once (default 16)")
+
+
+def _git(args: list[str], cwd: str) -> str:
+    import subprocess
+
+    from signer.errors import InputError
+
+    try:
+        result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                                timeout=60, check=False, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InputError(f"--changed-from: cannot run git ({type(exc).__name__})") from None
+    if result.returncode != 0:
+        detail = (result.stderr.strip().splitlines() or ["failed"])[-1]
+        raise InputError(f"--changed-from: git {args[0]} failed: {detail}",
+                         hint="run inside the repository, with the base ref fetched "
+                              "(actions/checkout fetch-depth: 0)")
+    return result.stdout
+
+
+def changed_files(ref: str, cwd: str = ".") -> set[str]:
+    """Resolved paths of the files added or changed since ``ref``'s merge base with
+    HEAD, including uncommitted changes (deleted files are left out)."""
+    if ref.startswith("-"):
+        from signer.errors import UsageError
+
+        raise UsageError(f"--changed-from {ref!r} is not a git ref")
+    top = _git(["rev-parse", "--show-toplevel"], cwd).strip()
+    base = _git(["merge-base", ref, "HEAD"], cwd).strip()
+    names = _git(["diff", "--name-only", "-z", "--diff-filter=d", base, "--"], top)
+    return {os.path.realpath(os.path.join(top, name)) for name in names.split("\0") if name}
+
+
+def _clean(text: str) -> str:
+    """Outside text made safe for a terminal or CI log: control characters escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _signatures(result: ImageResult) -> str:
+    return " ".join(f"{root.name}={root.valid}" for root in result.trust_roots) or "-"
+
+
+def print_table(results: list[ImageResult]) -> None:
+    """One block per image: verdict row, then the places that name it."""
+    for result in results:
+        rule = (f"{result.rule.pattern!r} -> {result.validator.name if result.validator else '?'}"
+                if result.rule is not None else "-")
+        digest = result.digest[:19] + "…" if result.digest else "-"
+        sys.stdout.write(_clean(f"{result.status.upper():<10} {result.reference}") + "\n")
+        sys.stdout.write(_clean(f"    digest {digest}  rule {rule}  signatures "
+                                f"{_signatures(result)}") + "\n")
+        sys.stdout.write(_clean(f"    {result.reason}") + "\n")
+        if result.status != "pass":
+            for root in result.trust_roots:
+                if root.reason:
+                    sys.stdout.write(_clean(f"    trust root {root.name!r}: {root.reason}")
+                                     + "\n")
+        for use in result.uses:
+            sys.stdout.write(_clean(f"    at {use.location} ({use.kind})") + "\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Discover, evaluate, print; exit 0 only when no image is refused."""
+    import json
+
+    from signer.errors import UsageError
+    from signer.gate.discovery import discover
+    from signer.gate.policy import load_policy
+    from signer.gating import FAIL, PASS, UNRESOLVED, WARN, GateOptions, evaluate
+    from signer.registry.client import RegistryClient
+    from signer.trust import TrustedRoot, load_default
+
+    if args.max_workers < 1:
+        raise UsageError("--max-workers must be at least 1")
+    policy = load_policy(args.policy)
+    only = changed_files(args.changed_from) if args.changed_from else None
+    uses, problems = discover(args.paths, only)
+    for problem in problems:
+        sys.stderr.write(_clean(f"warning: skipped {problem.message}") + "\n")
+    trust = TrustedRoot.from_file(args.trusted_root) if args.trusted_root else load_default()
+    options = GateOptions(trust=trust, max_workers=args.max_workers,
+                          signature_repository=args.signature_repository
+                          or os.environ.get(ENV_SIGNATURE_REPOSITORY) or None,
+                          unresolved_fails=args.unresolved == "fail")
+    insecure = [h for h in args.insecure_registry if h != "*"]
+    if "*" in args.insecure_registry:
+        from signer.reference import parse_reference
+
+        for use in uses:
+            try:
+                insecure.append(parse_reference(use.reference).registry)
+            except Exception:  # noqa: S112 - invalid references are reported by evaluate
+                continue
+    with RegistryClient(insecure=insecure, ca_bundle=args.ca_bundle) as client:
+        results = evaluate(client, policy, uses, options)
+    if args.output == "json":
+        document = {"policy": args.policy, "images": [r.to_json() for r in results],
+                    "skipped": [{"file": p.file, "error": p.message} for p in problems]}
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=True) + "\n")
+    else:
+        print_table(results)
+    counts = {status: sum(r.status == status for r in results)
+              for status in (PASS, FAIL, WARN, UNRESOLVED)}
+    sys.stderr.write(f"{len(results)} images in {len(uses)} references: {counts[PASS]} passed, "
+                     f"{counts[FAIL]} refused, {counts[WARN]} warned, "
+                     f"{counts[UNRESOLVED]} unresolved\n")
+    return 1 if any(r.fails_run for r in results) else 0

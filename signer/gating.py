@@ -1,0 +1,312 @@
+"""Evaluate the images a change deploys against a Connaisseur policy (layer L4).
+
+For each distinct image (however often and however spelled it is named): pick the
+most specific rule (:mod:`signer.gate.patterns`); a ``static`` validator decides
+alone; a ``cosign`` validator's trust roots are checked with the existing
+verification: the tag is resolved once, the ``.sig`` signatures (or, when there are
+none, the Sigstore bundle referrers) are fetched once per digest, and each trust root
+needed (:func:`signer.gate.verdict.trust_roots_to_check`) runs the pure verifier over
+that material with its own key or keyless identity and the validator's ``host``
+trust overrides. Distinct images are evaluated concurrently over one registry client.
+
+Library use::
+
+    uses, problems = discover(["deploy/"])
+    with RegistryClient() as client:
+        results = evaluate(client, policy, uses, GateOptions(trust=load_default()))
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from signer.errors import Error, InputError, NoSignaturesError
+from signer.fetch import (
+    VerifyOptions,
+    attach_online_entries,
+    fetch_signature_layers,
+    resolve_image_digest,
+    signature_repository_reference,
+)
+from signer.formats.legacy import SignatureLayer
+from signer.gate.discovery import ImageUse
+from signer.gate.patterns import connaisseur_name, most_specific_rule
+from signer.gate.policy import Policy, Rule, TrustRoot, Validator
+from signer.gate.verdict import decide, trust_roots_to_check
+from signer.reference import Reference, parse_reference
+from signer.registry.client import RegistryClient
+from signer.trust import TrustedRoot
+from signer.verify.policy import IdentityPolicy
+from signer.verify.verifier import VerificationPolicy, verify_signatures
+
+PASS, FAIL, WARN, UNRESOLVED = "pass", "fail", "warn", "unresolved"
+DEFAULT_MAX_WORKERS = 16
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    """Trust and registry settings shared by every image."""
+
+    trust: TrustedRoot
+    signature_repository: str | None = None
+    max_workers: int = DEFAULT_MAX_WORKERS
+    #: unresolved references (``${VAR}`` without default) fail the run unless False
+    unresolved_fails: bool = True
+
+
+@dataclass(frozen=True)
+class TrustRootResult:
+    """Signatures found valid under one trust root (and why none, if none)."""
+
+    name: str
+    valid: int
+    reason: str = ""
+
+
+@dataclass
+class ImageResult:
+    """The verdict for one distinct image and every place that names it."""
+
+    reference: str
+    uses: list[ImageUse]
+    status: str = FAIL
+    reason: str = ""
+    digest: str | None = None
+    rule: Rule | None = None
+    validator: Validator | None = None
+    trust_roots: list[TrustRootResult] = field(default_factory=list)
+    #: whether an unresolved reference fails the run (GateOptions.unresolved_fails)
+    unresolved_fails: bool = True
+
+    @property
+    def fails_run(self) -> bool:
+        """True if this image makes the gate fail (``warn`` never does)."""
+        return self.status == FAIL or (self.status == UNRESOLVED and self.unresolved_fails)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form of one row."""
+        return {
+            "image": self.reference,
+            "digest": self.digest,
+            "result": self.status,
+            "reason": self.reason,
+            "rule": None if self.rule is None else {
+                "pattern": self.rule.pattern, "index": self.rule.index,
+                "mode": self.rule.options.mode},
+            "validator": None if self.validator is None else self.validator.name,
+            "validatorType": None if self.validator is None else self.validator.type,
+            "signatures": {root.name: root.valid for root in self.trust_roots},
+            "trustRootReasons": {root.name: root.reason for root in self.trust_roots
+                                 if root.reason},
+            "locations": [{"file": use.file, "line": use.line, "kind": use.kind,
+                           "written": use.reference} for use in self.uses],
+        }
+
+
+class _Once(Generic[K, V]):
+    """Compute a value once per key, even when threads ask at the same time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._futures: dict[K, Future[V]] = {}
+
+    def get(self, key: K, compute: Callable[[], V]) -> V:
+        with self._lock:
+            future = self._futures.get(key)
+            owner = future is None
+            if future is None:
+                future = self._futures[key] = Future()
+        if owner:
+            try:
+                future.set_result(compute())
+            except BaseException as exc:  # handed to every waiter, then re-raised
+                future.set_exception(exc)
+        return future.result()
+
+
+@dataclass(frozen=True)
+class _Material:
+    """What was fetched for one digest: legacy layers or bundles (or neither)."""
+
+    layers: tuple[SignatureLayer, ...] = ()
+    bundles: tuple[Any, ...] = ()
+
+
+def identity_policy(root: TrustRoot) -> IdentityPolicy | None:
+    """The keyless identity of a trust root as signer's identity policy."""
+    if root.keyless is None:
+        return None
+    github = root.keyless.github
+    return IdentityPolicy(
+        identity=root.keyless.subject, identity_regexp=root.keyless.subject_regex,
+        issuer=root.keyless.issuer, issuer_regexp=root.keyless.issuer_regex,
+        github_workflow_repository=github.get("repository"),
+        github_workflow_name=github.get("workflow"),
+        github_workflow_ref=github.get("ref"),
+        github_workflow_trigger=github.get("trigger"),
+        github_workflow_sha=github.get("sha"))
+
+
+def validator_trust(base: TrustedRoot, validator: Validator) -> TrustedRoot:
+    """``base`` with the validator's ``host`` overrides applied."""
+    host, trust = validator.host, base
+    if host.fulcio:
+        trust = trust.replace(certificate_authorities=host.fulcio)
+    if host.rekor_log is not None:
+        trust = trust.replace(tlogs=(host.rekor_log,))
+    if host.ctlog is not None:
+        trust = trust.replace(ctlogs=(host.ctlog,))
+    return trust
+
+
+class _Evaluator:
+    def __init__(self, client: RegistryClient, policy: Policy, options: GateOptions) -> None:
+        self.client = client
+        self.policy = policy
+        self.options = options
+        self.digests: _Once[str, str] = _Once()
+        self.material: _Once[tuple[str, str], _Material] = _Once()
+        self.trusts = {v.name: validator_trust(options.trust, v) for v in policy.validators}
+
+    def fetch(self, image: Reference, digest: str) -> _Material:
+        repository = signature_repository_reference(image, self.options.signature_repository)
+        try:
+            _, layers = fetch_signature_layers(self.client, repository, digest)
+            return _Material(layers=tuple(layers))
+        except NoSignaturesError:
+            pass
+        from signer.referrers import find_image_bundles
+
+        return _Material(bundles=tuple(find_image_bundles(self.client, repository, digest)))
+
+    def check_root(self, validator: Validator, root: TrustRoot, rule: Rule, image: Reference,
+                   digest: str, material: _Material) -> TrustRootResult:
+        trust = self.trusts[validator.name]
+        policy = VerificationPolicy(key=root.key, identity=identity_policy(root),
+                                    ignore_tlog=not rule.options.verify_tlog,
+                                    ignore_sct=not rule.options.verify_sct)
+        if material.layers:
+            layers: Sequence[SignatureLayer] = material.layers
+            if validator.host.rekor:
+                layers = attach_online_entries(layers, VerifyOptions(
+                    trust, policy, rekor_url=validator.host.rekor))
+            results = verify_signatures(layers, digest, trust, policy, image)
+            passing = [r for r in results if r.ok]
+            reason = "" if passing else "; ".join(dict.fromkeys(r.reason for r in results))
+            return TrustRootResult(root.name, len(passing), reason)
+        if material.bundles:
+            from signer.referrers import verify_image_bundles
+
+            bundle_results = verify_image_bundles(list(material.bundles), digest, trust, policy)
+            ok = [b for b in bundle_results if b.ok]
+            reason = "" if ok else "; ".join(dict.fromkeys(b.reason for b in bundle_results))
+            return TrustRootResult(root.name, len(ok), reason)
+        return TrustRootResult(root.name, 0, f"no signatures found for {digest}")
+
+    def evaluate(self, name: str, image: Reference, result: ImageResult) -> None:
+        rule = most_specific_rule(self.policy.rules, name)
+        if rule is None:
+            result.status, result.reason = FAIL, "no policy rule matches (denied by default)"
+            return
+        validator = self.policy.validator(rule.validator)
+        result.rule, result.validator = rule, validator
+        roots = trust_roots_to_check(validator, rule.options)
+        valid: dict[str, int] = {}
+        reasons: dict[str, str] = {}
+        if roots:
+            try:
+                digest = self.digests.get(name, lambda: resolve_image_digest(self.client, image))
+                result.digest = digest
+                material = self.material.get(
+                    (image.repository_name, digest), lambda: self.fetch(image, digest))
+            except Error as err:
+                self._finish(result, rule, False, err.message)
+                return
+            for root_name in roots:
+                root = validator.trust_root(root_name)
+                assert root is not None  # parsing checked every name
+                outcome = self.check_root(validator, root, rule, image, digest, material)
+                result.trust_roots.append(outcome)
+                valid[root_name] = outcome.valid
+                if outcome.reason:
+                    reasons[root_name] = outcome.reason
+        verdict = decide(validator, rule.options, valid, reasons)
+        allowed, reason = verdict.allowed, verdict.reason
+        if allowed and rule.options.attestations:
+            wanted = ", ".join(a.predicate_type for a in rule.options.attestations)
+            allowed, reason = False, (f"the rule requires attestations ({wanted}), which this "
+                                      "version of signer cannot verify yet")
+        self._finish(result, rule, allowed, reason)
+
+    @staticmethod
+    def _finish(result: ImageResult, rule: Rule, allowed: bool, reason: str) -> None:
+        if allowed:
+            result.status = PASS
+        else:
+            result.status = WARN if rule.options.mode == "warn" else FAIL
+        result.reason = reason
+
+
+def group_uses(uses: Sequence[ImageUse], unresolved_fails: bool = True
+               ) -> list[tuple[str, Reference | None, ImageResult]]:
+    """One entry per distinct image: (match name, parsed reference, empty result)."""
+    groups: dict[str, tuple[str, Reference | None, ImageResult]] = {}
+    for use in uses:
+        if use.unresolved is not None:
+            key = f"unresolved:{use.reference}"
+            entry = groups.get(key)
+            if entry is None:
+                result = ImageResult(use.reference, [], UNRESOLVED,
+                                     f"cannot be resolved before deployment: {use.unresolved}")
+                result.unresolved_fails = unresolved_fails
+                entry = groups[key] = (use.reference, None, result)
+            entry[2].uses.append(use)
+            continue
+        try:
+            image = parse_reference(use.reference)
+        except InputError as err:
+            key = f"invalid:{use.reference}"
+            entry = groups.get(key)
+            if entry is None:
+                entry = groups[key] = (use.reference, None, ImageResult(
+                    use.reference, [], FAIL, err.message))
+            entry[2].uses.append(use)
+            continue
+        name = connaisseur_name(image)
+        entry = groups.get(name)
+        if entry is None:
+            entry = groups[name] = (name, image, ImageResult(name, []))
+        entry[2].uses.append(use)
+    return list(groups.values())
+
+
+def evaluate(client: RegistryClient, policy: Policy, uses: Sequence[ImageUse],
+             options: GateOptions) -> list[ImageResult]:
+    """The verdict for every distinct image named in ``uses``, in first-seen order."""
+    entries = group_uses(uses, options.unresolved_fails)
+    evaluator = _Evaluator(client, policy, options)
+    pending = [(name, image, result) for name, image, result in entries if image is not None]
+
+    def run(entry: tuple[str, Reference | None, ImageResult]) -> None:
+        name, image, result = entry
+        assert image is not None
+        try:
+            evaluator.evaluate(name, image, result)
+        except Error as err:  # anything unexpected from the registry or verification
+            result.status, result.reason = FAIL, err.message
+
+    workers = max(1, min(options.max_workers, len(pending)))
+    if workers == 1:
+        for entry in pending:
+            run(entry)
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gate") as pool:
+            list(pool.map(run, pending))
+    return [result for _, _, result in entries]

@@ -1,0 +1,44 @@
+"""``signer gate`` usage and policy errors: one line, no traceback (no registry needed)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.unit.gate.test_policy_errors import COSIGN
+
+
+def test_cli_error_is_one_line_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "values.yaml"
+    bad.write_text(COSIGN.replace('- pattern: "*:*"\n', '- pattern: "*:*"\n  validator: x\n'))
+    result = subprocess.run([sys.executable, "-m", "signer", "gate", "--policy", str(bad),
+                             str(tmp_path)], capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    first = result.stderr.splitlines()[0]
+    assert first.startswith(f"Error: {bad}:") and "policy[0].validator" in first
+
+
+def test_missing_path_and_bad_workers_are_one_line(tmp_path: Path) -> None:
+    policy = tmp_path / "values.yaml"
+    policy.write_text(COSIGN)
+    for extra, expected, code in (([str(tmp_path / "nope")], "no such file or directory", 1),
+                                  (["--max-workers", "0", "."], "--max-workers", 2)):
+        result = subprocess.run([sys.executable, "-m", "signer", "gate", "--policy",
+                                 str(policy), *extra], capture_output=True, text=True,
+                                timeout=60, check=False, cwd=tmp_path)
+        assert result.returncode == code, result.stderr
+        assert "Traceback" not in result.stderr and expected in result.stderr
+
+
+def test_nothing_to_check_passes(tmp_path: Path) -> None:
+    policy = tmp_path / "values.yaml"
+    policy.write_text(COSIGN)
+    (tmp_path / "notes.yaml").write_text("just: data\n")
+    result = subprocess.run([sys.executable, "-m", "signer", "gate", "--policy", str(policy),
+                             "--output", "json", str(tmp_path)], capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert '"images": []' in result.stdout
