@@ -3,6 +3,7 @@ expected.json's ``conformance_cli`` states, with the artifact path and its diges
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -53,3 +54,30 @@ def test_adapter_runs_as_a_script(conformance_dir: Path) -> None:
                           cwd=case.path, capture_output=True, text=True, timeout=60,
                           check=False, env=env)
     assert done.returncode == 0, done.stderr
+
+
+def test_only_a_sha256_digest_of_the_right_length_is_a_digest() -> None:
+    """Issue 13 item 8: the protocol's digest form is ``sha256:<64 hex>``; anything
+    else is an artifact path."""
+    for target in ("sha384:" + "a" * 96, "sha512:" + "a" * 128, "sha256:" + "a" * 63,
+                   "sha256:" + "a" * 65, "sha256:" + "A" * 64, "sha256:"):
+        assert adapter.translate(["verify-bundle", "--bundle", "b", target]) == [
+            "verify-blob", "--bundle", "b", target], target
+
+
+def test_an_existing_file_named_like_a_digest_is_a_path(
+        conformance_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A file called ``sha256:<hex>`` (here: the hex of other bytes) is verified as
+    the file it is, not as the digest its name spells."""
+    case = load_case("sc-happy-path-v0.2")
+    argv = list(case.expected["conformance_cli"])
+    for flag in ("--bundle", "--trusted-root"):
+        position = argv.index(flag) + 1
+        argv[position] = str((case.path / argv[position]).resolve())
+    name = "sha256:" + hashlib.sha256(b"other bytes").hexdigest()
+    (tmp_path / name).write_bytes((case.path / "artifact").read_bytes())
+    argv[-1] = name
+    monkeypatch.chdir(tmp_path)
+    code = adapter.main(argv)
+    assert code == 0, capsys.readouterr().err

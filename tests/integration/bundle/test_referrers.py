@@ -58,12 +58,15 @@ def _push_image(client: RegistryClient, ref: Reference, seed: str) -> str:
     return client.put_manifest(ref, manifest, OCI_MANIFEST)
 
 
-def _sign_statement(stack: Stack, image_digest: str, name: str) -> bytes:
-    """A cosign-v3-style image signature bundle, made by sigstore-python."""
+def _sign_statement(stack: Stack, image_digest: str, name: str,
+                    annotations: dict[str, object] | None = None) -> bytes:
+    """A cosign-v3-style image signature bundle, made by sigstore-python; the subject
+    carries ``annotations`` (default ``{"env": "test"}``)."""
     statement = json.dumps({
         "_type": "https://in-toto.io/Statement/v1",
         "subject": [{"name": name, "digest": {"sha256": image_digest.split(":", 1)[1]},
-                     "annotations": {"env": "test"}}],
+                     "annotations": {"env": "test"} if annotations is None
+                     else annotations}],
         "predicateType": "https://sigstore.dev/cosign/sign/v1",
         "predicate": {},
     }).encode()

@@ -47,3 +47,24 @@ def test_bundle_referrer_through_signer_verify(sigstore_stack: Stack,  # noqa: F
     legacy_only = run_cli([*base, "--new-bundle-format=false", str(ref)])
     assert legacy_only.returncode == 10
     assert "no signatures found" in legacy_only.stderr
+
+
+@pytest.mark.parametrize("wanted", ["approved=None", "count=1", "flag=True", "env=TEST"])
+def test_bundle_annotations_compare_as_exact_strings(
+        wanted: str, sigstore_stack: Stack, registry: LocalRegistry,  # noqa: F811
+        registry_client: RegistryClient) -> None:
+    """Issue 13 item 8: ``-a key=value`` on the bundle path; an absent key never matches
+    (``approved=None`` is not "absent"), a number or boolean is not its text."""
+    name = f"verify-bundle/annotations-{wanted.split('=')[0]}"
+    ref = parse_reference(f"{registry.host}/{name}:v1")
+    digest = _push_image(registry_client, ref, name)
+    _attach(registry_client, ref, digest, _sign_statement(
+        sigstore_stack, digest, ref.repository_name,
+        {"env": "test", "count": 1, "flag": True}))
+    base = ["verify", "--trusted-root", str(sigstore_stack.trusted_root_path),
+            "--certificate-identity", sigstore_stack.default_identity,
+            "--certificate-oidc-issuer", sigstore_stack.oidc_issuer_url]
+    assert run_cli([*base, "-a", "env=test", str(ref)]).returncode == 0
+    result = run_cli([*base, "-a", wanted, str(ref)])
+    assert result.returncode == 12, result.stderr
+    assert "annotations:" in result.stderr
