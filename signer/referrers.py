@@ -180,7 +180,9 @@ def _check_claims(result: VerifiedBundle, digest: str, annotations: Mapping[str,
             continue
         found = subject.get("annotations") if isinstance(subject.get("annotations"), dict) else {}
         assert isinstance(found, dict)
-        missing = {k: v for k, v in annotations.items() if str(found.get(k)) != v}
+        # exact strings: an absent key or a number/boolean never matches its text
+        missing = {k: v for k, v in annotations.items()
+                   if not isinstance(found.get(k), str) or found.get(k) != v}
         if missing:
             raise VerificationError(
                 f"annotations: the statement subject lacks {dict(sorted(missing.items()))}")

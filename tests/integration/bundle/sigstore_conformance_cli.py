@@ -6,18 +6,20 @@ Usage (as the upstream suite calls a client)::
         --bundle FILE (--certificate-identity ID --certificate-oidc-issuer URL | --key FILE) \\
         [--trusted-root FILE] FILE_OR_DIGEST
 
-``FILE_OR_DIGEST`` is an artifact path or ``sha256:<hex>``. Signing (``sign-bundle``)
-is not supported yet and exits 1. The exit status is 0 on success, non-zero on any
-failure, as the protocol asks.
+``FILE_OR_DIGEST`` is an artifact path or ``sha256:<64 hex>`` (the protocol's only
+digest form); anything else, and an existing file whatever its name, is a path.
+Signing (``sign-bundle``) is not supported yet and exits 1. The exit status is 0 on
+success, non-zero on any failure, as the protocol asks.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Sequence
 
-_DIGEST = re.compile(r"^sha(256|384|512):[0-9a-f]+$")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def translate(argv: Sequence[str]) -> list[str]:
@@ -28,7 +30,7 @@ def translate(argv: Sequence[str]) -> list[str]:
     if not args or args[-1].startswith("-"):
         raise ValueError("verify-bundle needs an artifact path or digest last")
     target = args.pop()
-    if _DIGEST.match(target):
+    if _DIGEST.fullmatch(target) and not os.path.exists(target):
         return ["verify-blob", *args, "--digest", target]
     return ["verify-blob", *args, target]
 
