@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from signer.reference import Reference
     from signer.registry.client import RegistryClient
     from signer.registry.credentials import Keychain
+    from signer.verify.claims import BuildClaims
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 PUBLIC_REKOR_URL = "https://rekor.sigstore.dev"
@@ -130,29 +131,85 @@ class InputProblem(Exception):
         self.message = message
 
 
+#: the workflow-claim inputs that the CLI has too, and the VerifyPolicy field of each
+GITHUB_CLAIM_INPUTS = (
+    ("certificate-github-workflow-trigger", "github_workflow_trigger"),
+    ("certificate-github-workflow-sha", "github_workflow_sha"),
+    ("certificate-github-workflow-name", "github_workflow_name"),
+    ("certificate-github-workflow-repository", "github_workflow_repository"),
+    ("certificate-github-workflow-ref", "github_workflow_ref"),
+)
+
+
 @dataclass(frozen=True)
 class VerifyPolicy:
-    """What a signature must match: a public key, or an identity and an issuer."""
+    """What a signature must match: a public key, or an identity and an issuer.
+
+    "Who signed" is an identity (the certificate's SAN: the workflow *file*) and/or a
+    source repository (extension 1.12: the repository whose run signed) or signer
+    workflow; the other claims narrow it further.
+    """
 
     public_key: str | None = None
     identity: str | None = None
     identity_regexp: str | None = None
     issuer: str | None = None
     issuer_regexp: str | None = None
+    source_repository: str | None = None
+    source_ref: str | None = None
+    signer_workflow: str | None = None
+    deny_self_hosted_runners: bool = False
+    github_workflow_trigger: str | None = None
+    github_workflow_sha: str | None = None
+    github_workflow_name: str | None = None
+    github_workflow_repository: str | None = None
+    github_workflow_ref: str | None = None
     is_default: bool = False
 
     def describe(self) -> str:
         """One line saying what the policy requires, for logs and the summary."""
         if self.public_key:
             return "signed with the given public key"
-        who = (f"identity `{self.identity}`" if self.identity
-               else f"identity matching `{self.identity_regexp}`")
-        by = (f"issuer `{self.issuer}`" if self.issuer
-              else f"issuer matching `{self.issuer_regexp}`")
-        text = f"{who}, {by}"
+        parts = []
+        if self.identity:
+            parts.append(f"identity `{self.identity}`")
+        elif self.identity_regexp:
+            parts.append(f"identity matching `{self.identity_regexp}`")
+        parts += self.build_claims().describe()
+        for name, attribute in GITHUB_CLAIM_INPUTS:
+            value = getattr(self, attribute)
+            if value is not None:
+                parts.append(f"{name.removeprefix('certificate-')} `{value}`")
+        parts.append(f"issuer `{self.issuer}`" if self.issuer
+                     else f"issuer matching `{self.issuer_regexp}`")
+        text = ", ".join(parts)
         if self.is_default:
-            text = "signed by a GitHub Actions workflow of this repository (default): " + text
+            text = "signed by a GitHub Actions workflow run of this repository (default): " + text
         return text
+
+    def build_claims(self) -> BuildClaims:
+        """The build-provenance part of the policy."""
+        from signer.verify.claims import BuildClaims
+
+        return BuildClaims(source_repository=self.source_repository,
+                           source_ref=self.source_ref, signer_workflow=self.signer_workflow,
+                           github_hosted_only=self.deny_self_hosted_runners)
+
+    def as_json(self) -> dict[str, Any]:
+        """The report's ``policy`` object."""
+        report: dict[str, Any] = {
+            "public_key": bool(self.public_key), "certificate_identity": self.identity,
+            "certificate_identity_regexp": self.identity_regexp,
+            "certificate_oidc_issuer": self.issuer,
+            "certificate_oidc_issuer_regexp": self.issuer_regexp,
+            "source_repository": self.source_repository, "source_ref": self.source_ref,
+            "signer_workflow": self.signer_workflow,
+            "deny_self_hosted_runners": self.deny_self_hosted_runners,
+        }
+        for name, attribute in GITHUB_CLAIM_INPUTS:
+            report[name.replace("-", "_")] = getattr(self, attribute)
+        report["default"] = self.is_default
+        return report
 
 
 @dataclass(frozen=True)
@@ -291,21 +348,54 @@ def is_pem(text: str) -> bool:
     return text.lstrip().startswith("-----BEGIN ")
 
 
-def default_policy(env: Mapping[str, str]) -> VerifyPolicy:
-    """"Signed by a workflow of this repository on GitHub": anchored regexp + GitHub issuer.
+def github_server(env: Mapping[str, str]) -> str:
+    """The GitHub server URL (GitHub Enterprise's when set)."""
+    return (env.get("SIGNER_GITHUB_SERVER_URL") or env.get("GITHUB_SERVER_URL")
+            or "https://github.com").rstrip("/")
 
-    The identity is ``^https://github.com/OWNER/REPO/`` (escaped, anchored; the server
-    URL of GitHub Enterprise when set) -- any workflow file and ref of this repository.
+
+def default_policy(env: Mapping[str, str]) -> VerifyPolicy:
+    """"Signed by a workflow run of this repository on GitHub": the certificate's Source
+    Repository URI (extension 1.12) is ``SERVER/OWNER/REPO`` and its issuer GitHub's.
+
+    The SAN is not used: it names the workflow *file*, which for a reusable workflow is
+    in another repository than the run's (``gh attestation verify --repo`` checks the
+    same claim).
     """
     repository = env.get("SIGNER_GITHUB_REPOSITORY") or env.get("GITHUB_REPOSITORY", "")
-    server = (env.get("SIGNER_GITHUB_SERVER_URL") or env.get("GITHUB_SERVER_URL")
-              or "https://github.com").rstrip("/")
     if not re.match(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", repository):
         raise InputProblem("certificate-identity",
                            "required: GITHUB_REPOSITORY is not set, so there is no default "
-                           "identity (give certificate-identity or -regexp, and the issuer)")
-    return VerifyPolicy(identity_regexp=f"^{re.escape(server + '/' + repository + '/')}",
+                           "identity (give source-repository, certificate-identity or "
+                           "-regexp, and the issuer)")
+    return VerifyPolicy(source_repository=f"{github_server(env)}/{repository}",
                         issuer=GITHUB_ISSUER, is_default=True)
+
+
+def _claim_inputs(env: Mapping[str, str]) -> dict[str, Any]:
+    """The build and workflow claim inputs, as :class:`VerifyPolicy` fields (set ones)."""
+    from signer.errors import UsageError
+    from signer.verify.claims import signer_workflow_uri, source_repository_uri
+
+    server = github_server(env)
+    claims: dict[str, Any] = {}
+    for name, convert, attribute in (
+            ("source-repository", source_repository_uri, "source_repository"),
+            ("signer-workflow", signer_workflow_uri, "signer_workflow")):
+        value = input_value(env, name)
+        if value:
+            try:
+                claims[attribute] = convert(value, server)
+            except UsageError as err:
+                raise InputProblem(name, err.message) from None
+    if input_value(env, "source-ref"):
+        claims["source_ref"] = input_value(env, "source-ref")
+    if parse_bool(env, "deny-self-hosted-runners", False):
+        claims["deny_self_hosted_runners"] = True
+    for name, attribute in GITHUB_CLAIM_INPUTS:
+        if input_value(env, name):
+            claims[attribute] = input_value(env, name)
+    return claims
 
 
 def _verify_policy(env: Mapping[str, str], mode: str, workspace: Path) -> VerifyPolicy | None:
@@ -316,6 +406,7 @@ def _verify_policy(env: Mapping[str, str], mode: str, workspace: Path) -> Verify
     issuer_re = _check_regexp("certificate-oidc-issuer-regexp",
                               input_value(env, "certificate-oidc-issuer-regexp"))
     public_key = input_value(env, "public-key")
+    claims = _claim_inputs(env)
     if identity and identity_re:
         raise InputProblem("certificate-identity-regexp",
                            "give certificate-identity or certificate-identity-regexp, not both")
@@ -324,29 +415,31 @@ def _verify_policy(env: Mapping[str, str], mode: str, workspace: Path) -> Verify
                            "give certificate-oidc-issuer or certificate-oidc-issuer-regexp, "
                            "not both")
     if public_key:
-        if identity or identity_re or issuer or issuer_re:
+        if identity or identity_re or issuer or issuer_re or claims:
             raise InputProblem("public-key", "a public key and a certificate identity policy "
                                "exclude each other; give one of them")
         if not is_pem(public_key):
             public_key = _check_path("public-key", public_key, workspace) or ""
         return VerifyPolicy(public_key=public_key)
-    if not (identity or identity_re):
-        if mode != "verify":
-            if issuer or issuer_re:
-                raise InputProblem("certificate-identity",
-                                   "required with certificate-oidc-issuer (or give "
-                                   "certificate-identity-regexp)")
-            return None  # sign mode verifies against the certificate it just obtained
+    names_signer = bool(identity or identity_re or claims.get("source_repository")
+                        or claims.get("signer_workflow"))
+    if not names_signer and mode != "verify":
+        if issuer or issuer_re or claims:
+            raise InputProblem("certificate-identity",
+                               "required with certificate-oidc-issuer and the claim inputs in "
+                               "sign mode (or give source-repository)")
+        return None  # sign mode verifies against the certificate it just obtained
+    if not (identity or identity_re or claims.get("source_repository")) and mode == "verify":
+        # "signed by this repository", narrowed by whatever claims were given
         default = default_policy(env)
-        if issuer or issuer_re:
-            return replace(default, issuer=issuer or None, issuer_regexp=issuer_re)
-        return default
+        return replace(default, issuer=issuer or (None if issuer_re else default.issuer),
+                       issuer_regexp=issuer_re, **claims)
     if not (issuer or issuer_re):
         raise InputProblem("certificate-oidc-issuer",
-                           "required with certificate-identity (or give "
+                           "required with certificate-identity or source-repository (or give "
                            "certificate-oidc-issuer-regexp), e.g. " + GITHUB_ISSUER)
     return VerifyPolicy(identity=identity or None, identity_regexp=identity_re,
-                        issuer=issuer or None, issuer_regexp=issuer_re)
+                        issuer=issuer or None, issuer_regexp=issuer_re, **claims)
 
 
 def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProblem]]:
@@ -531,13 +624,7 @@ def write_report(directory: Path, mode: str, results: Sequence[ImageResult],
     report = {
         "mode": mode,
         "success": all(r.ok for r in results),
-        "policy": None if policy is None else {
-            "public_key": bool(policy.public_key), "certificate_identity": policy.identity,
-            "certificate_identity_regexp": policy.identity_regexp,
-            "certificate_oidc_issuer": policy.issuer,
-            "certificate_oidc_issuer_regexp": policy.issuer_regexp,
-            "default": policy.is_default,
-        },
+        "policy": None if policy is None else policy.as_json(),
         "images": [r.as_json() for r in results],
     }
     directory.mkdir(parents=True, exist_ok=True)
@@ -782,7 +869,13 @@ class ActionRun:
                                       ignore_tlog=ignore_tlog)
         identity = IdentityPolicy(
             identity=policy.identity, identity_regexp=policy.identity_regexp,
-            issuer=policy.issuer, issuer_regexp=policy.issuer_regexp)
+            issuer=policy.issuer, issuer_regexp=policy.issuer_regexp,
+            github_workflow_trigger=policy.github_workflow_trigger,
+            github_workflow_sha=policy.github_workflow_sha,
+            github_workflow_name=policy.github_workflow_name,
+            github_workflow_repository=policy.github_workflow_repository,
+            github_workflow_ref=policy.github_workflow_ref,
+            build=policy.build_claims())
         for warning in identity_warnings(identity):  # cosign's policy pitfalls, as inputs
             self.console.warning(warning.replace("--certificate-", "certificate-"))
         return VerificationPolicy(identity=identity, ignore_tlog=ignore_tlog)

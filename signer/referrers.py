@@ -165,7 +165,8 @@ def bundle_policy(policy: VerificationPolicy) -> Policy:
     if identity is None:
         raise VerificationError("identity: no key and no certificate identity to verify with")
     return IdentityPolicy(identity.identity, identity.identity_regexp, identity.issuer,
-                          identity.issuer_regexp, identity.github_expectations())
+                          identity.issuer_regexp, identity.github_expectations(),
+                          identity.build)
 
 
 def _check_claims(result: VerifiedBundle, digest: str, annotations: Mapping[str, str]) -> None:

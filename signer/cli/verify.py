@@ -89,6 +89,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for part in ("trigger", "sha", "name", "repository", "ref"):
         identity.add_argument(f"--certificate-github-workflow-{part}", metavar="VALUE",
                               help=f"expected GitHub workflow {part} extension (exact)")
+    from signer.cli import claim_flags
+
+    claim_flags.add_arguments(identity)
     trust = parser.add_argument_group("trust material")
     trust.add_argument("--trusted-root", metavar="FILE",
                        help="trusted_root.json (default: the embedded public-good root)")
@@ -177,6 +180,7 @@ def _load_key(path: str) -> Any:
 
 def build_policy(args: argparse.Namespace) -> VerificationPolicy:
     """The verification policy the flags describe; refuses incomplete keyless policies."""
+    from signer.cli import claim_flags
     from signer.errors import UsageError
     from signer.verify.policy import IdentityPolicy, SignedIdentityPolicy
     from signer.verify.verifier import VerificationPolicy
@@ -191,19 +195,23 @@ def build_policy(args: argparse.Namespace) -> VerificationPolicy:
         github_workflow_name=args.certificate_github_workflow_name,
         github_workflow_repository=args.certificate_github_workflow_repository,
         github_workflow_ref=args.certificate_github_workflow_ref,
+        build=claim_flags.build_claims(args),
     )
     key = None
     if args.key:
-        if args.certificate_identity or args.certificate_identity_regexp:
-            raise UsageError("--key cannot be combined with --certificate-identity[-regexp]",
+        if args.certificate_identity or args.certificate_identity_regexp or \
+                claim_flags.given(args):
+            raise UsageError("--key cannot be combined with --certificate-identity[-regexp] "
+                             "or the build-claim flags",
                              hint="a key-signed image has no certificate identity")
         key = _load_key(args.key)
     else:
-        if args.certificate_identity is None and args.certificate_identity_regexp is None:
+        if args.certificate_identity is None and args.certificate_identity_regexp is None \
+                and not identity.build.names_signer:
             raise UsageError(
                 "--certificate-identity or --certificate-identity-regexp is required for "
                 "verification in keyless mode",
-                hint="e.g. --certificate-identity-regexp '^https://github\\.com/OWNER/REPO/' "
+                hint="e.g. --source-repository OWNER/REPO "
                      "--certificate-oidc-issuer https://token.actions.githubusercontent.com")
         if args.certificate_oidc_issuer is None and args.certificate_oidc_issuer_regexp is None:
             raise UsageError(

@@ -51,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(f"--certificate-github-workflow-{part}", metavar="VALUE",
                             dest=f"github_{part}",
                             help=f"expected GitHub workflow {part} extension ({name}), exact")
+    from signer.cli import claim_flags
+
+    claim_flags.add_arguments(parser)
     parser.add_argument("--trusted-root", metavar="FILE",
                         help="trusted_root.json (default: the embedded public-good root)")
     parser.add_argument("--insecure-ignore-tlog", action="store_true",
@@ -64,6 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _usage_checks(args: argparse.Namespace) -> None:
+    from signer.cli import claim_flags
     from signer.errors import UsageError
 
     if (args.blob is None) == (args.digest is None):
@@ -72,12 +76,14 @@ def _usage_checks(args: argparse.Namespace) -> None:
                       args.certificate_oidc_issuer, args.certificate_oidc_issuer_regexp,
                       *(getattr(args, f"github_{part}") for part, _ in _GITHUB_FLAGS))
     if args.key is not None:
-        if any(flag is not None for flag in identity_flags):
+        if any(flag is not None for flag in identity_flags) or claim_flags.given(args):
             raise UsageError("--key cannot be combined with --certificate-identity/-issuer flags")
         return
-    if args.certificate_identity is None and args.certificate_identity_regexp is None:
+    if args.certificate_identity is None and args.certificate_identity_regexp is None \
+            and not (args.source_repository or args.signer_workflow):
         raise UsageError("--certificate-identity or --certificate-identity-regexp is required "
-                         "for verification in keyless mode")
+                         "for verification in keyless mode",
+                         hint="or give --source-repository OWNER/REPO or --signer-workflow")
     if args.certificate_oidc_issuer is None and args.certificate_oidc_issuer_regexp is None:
         raise UsageError("--certificate-oidc-issuer or --certificate-oidc-issuer-regexp is "
                          "required for verification in keyless mode")
@@ -137,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
     warnings.filterwarnings("ignore", message="Attribute's length must be",
                             category=UserWarning)
 
+    from signer.cli import claim_flags
     from signer.digest import parse_digest
     from signer.errors import InputError, UsageError, VerificationError
     from signer.formats.bundle import (
@@ -171,7 +178,8 @@ def run(args: argparse.Namespace) -> int:
                   if getattr(args, f"github_{part}") is not None}
         policy = IdentityPolicy(args.certificate_identity, args.certificate_identity_regexp,
                                 args.certificate_oidc_issuer,
-                                args.certificate_oidc_issuer_regexp, github)
+                                args.certificate_oidc_issuer_regexp, github,
+                                claim_flags.build_claims(args))
     options = BundleOptions(require_tlog=not args.insecure_ignore_tlog,
                             require_sct=not args.insecure_ignore_sct)
     raw = _read_file(args.bundle, "bundle", _MAX_BUNDLE_BYTES)

@@ -58,6 +58,7 @@ from signer.trust import LogInstance, TrustedRoot
 from signer.verify import tlog
 from signer.verify.certs import certificate_identity, github_extensions, oidc_issuer
 from signer.verify.chain import issued_by, verify_certificate_chain
+from signer.verify.claims import BuildClaims
 from signer.verify.sct import issuer_for_sct, verify_embedded_sct
 from signer.verify.tsa import timestamp_verifier
 
@@ -167,6 +168,8 @@ class IdentityPolicy:
     issuer_regexp: str | None = None
     #: GitHub workflow extensions (1.2–1.6) by cosign's readable names, exact values
     github: Mapping[str, str] = field(default_factory=dict)
+    #: source repository, source ref, signer workflow, runner environment
+    build: BuildClaims = field(default_factory=BuildClaims)
 
     def check(self, cert: x509.Certificate) -> tuple[str, str]:
         """Return (identity, issuer) of ``cert`` or raise ``VerificationError("identity: …")``."""
@@ -175,6 +178,7 @@ class IdentityPolicy:
             if found_github.get(name) != expected:
                 raise _fail(f"identity: certificate {name} is {found_github.get(name)!r}, "
                             f"expected {expected!r}")
+        self.build.check(cert)
         subject = certificate_identity(cert)
         issuer = oidc_issuer(cert)
         if subject is None:

@@ -21,6 +21,10 @@ OID_GITHUB_WORKFLOW_REPOSITORY = ObjectIdentifier(f"{FULCIO_ARC}.5")
 OID_GITHUB_WORKFLOW_REF = ObjectIdentifier(f"{FULCIO_ARC}.6")
 OID_OTHERNAME_SAN = ObjectIdentifier(f"{FULCIO_ARC}.7")
 OID_ISSUER_V2 = ObjectIdentifier(f"{FULCIO_ARC}.8")
+OID_BUILD_SIGNER_URI = ObjectIdentifier(f"{FULCIO_ARC}.9")
+OID_RUNNER_ENVIRONMENT = ObjectIdentifier(f"{FULCIO_ARC}.11")
+OID_SOURCE_REPOSITORY_URI = ObjectIdentifier(f"{FULCIO_ARC}.12")
+OID_SOURCE_REPOSITORY_REF = ObjectIdentifier(f"{FULCIO_ARC}.14")
 OID_SCT_LIST = ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2")
 OID_CT_PRECERT_SIGNING = ObjectIdentifier("1.3.6.1.4.1.11129.2.4.4")
 
@@ -79,15 +83,25 @@ def oidc_issuer_v1(cert: x509.Certificate) -> str | None:
     return _raw_text(cert, OID_ISSUER_V1)
 
 
-def oidc_issuer_v2(cert: x509.Certificate) -> str | None:
-    """The issuer extension 1.8 (DER UTF8String), or None if absent or malformed."""
-    value = extension_bytes(cert, OID_ISSUER_V2)
+def der_text_extension(cert: x509.Certificate, oid: ObjectIdentifier) -> str | None:
+    """A Fulcio extension 1.8 or later (a DER UTF8String), or None if absent or malformed."""
+    value = extension_bytes(cert, oid)
     if value is None:
         return None
     try:
         return decode_der_utf8_string(value)
     except (ValueError, UnicodeDecodeError):
         return None
+
+
+def raw_text_extension(cert: x509.Certificate, oid: ObjectIdentifier) -> str | None:
+    """A Fulcio extension 1.1–1.6 (raw UTF-8 bytes), or None if absent."""
+    return _raw_text(cert, oid)
+
+
+def oidc_issuer_v2(cert: x509.Certificate) -> str | None:
+    """The issuer extension 1.8 (DER UTF8String), or None if absent or malformed."""
+    return der_text_extension(cert, OID_ISSUER_V2)
 
 
 def oidc_issuer(cert: x509.Certificate) -> str | None:

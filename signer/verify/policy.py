@@ -14,7 +14,7 @@ payload's ``docker-reference``, which cosign ignores: ``any`` (cosign's behaviou
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography import x509
 
@@ -26,6 +26,7 @@ from signer.verify.certs import (
     oidc_issuer,
     subject_alternative_names,
 )
+from signer.verify.claims import BuildClaims
 
 _GITHUB_LABELS = {
     "githubWorkflowTrigger": "Trigger",
@@ -56,6 +57,8 @@ class IdentityPolicy:
     github_workflow_name: str | None = None
     github_workflow_repository: str | None = None
     github_workflow_ref: str | None = None
+    #: source repository, source ref, signer workflow, runner environment
+    build: BuildClaims = field(default_factory=BuildClaims)
 
     def __post_init__(self) -> None:
         if self.identity_regexp is not None:
@@ -65,8 +68,10 @@ class IdentityPolicy:
 
     @property
     def complete(self) -> bool:
-        """True if both an identity and an issuer are given (keyless needs both)."""
-        return (self.identity is not None or self.identity_regexp is not None) and (
+        """True if an issuer and who signed are given (keyless needs both): an identity,
+        or a source repository or signer workflow."""
+        return (self.identity is not None or self.identity_regexp is not None
+                or self.build.names_signer) and (
             self.issuer is not None or self.issuer_regexp is not None)
 
     def github_expectations(self) -> dict[str, str]:
@@ -83,7 +88,8 @@ class IdentityPolicy:
     def describe_expected(self) -> str:
         """Human text of what is expected, for failure messages."""
         subject = (f"subject {self.identity!r}" if self.identity is not None
-                   else f"subject matching /{self.identity_regexp}/")
+                   else f"subject matching /{self.identity_regexp}/"
+                   if self.identity_regexp is not None else "any subject")
         issuer = (f"issuer {self.issuer!r}" if self.issuer is not None
                   else f"issuer matching /{self.issuer_regexp}/")
         return f"{subject} with {issuer}"
@@ -97,6 +103,7 @@ class IdentityPolicy:
                 raise VerificationError(
                     f"identity: expected GitHub Workflow {_GITHUB_LABELS[name]} {expected!r}, "
                     f"found {found!r} in certificate")
+        self.build.check(cert)
         issuer = oidc_issuer(cert)
         subjects = subject_alternative_names(cert)
         if not self._issuer_matches(issuer) or not self._subject_matches(subjects):

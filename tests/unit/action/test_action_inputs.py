@@ -91,13 +91,9 @@ def test_verify_mode_without_identity_defaults_to_this_repository() -> None:
     policy = inputs.policy
     assert policy.is_default
     assert policy.issuer == "https://token.actions.githubusercontent.com"
-    assert policy.identity_regexp == r"^https://github\.com/octo\-org/octo\.repo/"
-    pattern = re.compile(policy.identity_regexp)
-    assert pattern.match("https://github.com/octo-org/octo.repo/.github/workflows/r.yml@refs/"
-                         "heads/main")
-    assert not pattern.match("https://github.com/octo-org/octo.repo2/.github/workflows/r.yml")
-    assert not pattern.match("https://github.com/octo-org/octoxrepo/.github/workflows/r.yml")
-    assert not pattern.match("https://evil.example/https://github.com/octo-org/octo.repo/")
+    # the repository whose run signed (Source Repository URI), not the SAN's workflow file
+    assert policy.identity is None and policy.identity_regexp is None
+    assert policy.source_repository == "https://github.com/octo-org/octo.repo"
     assert "this repository" in policy.describe()
 
 
@@ -106,7 +102,7 @@ def test_verify_mode_with_only_an_issuer_keeps_the_default_identity() -> None:
                                        certificate_oidc_issuer="https://issuer.example"))
     assert problems == [] and inputs is not None and inputs.policy is not None
     assert inputs.policy.is_default
-    assert inputs.policy.identity_regexp == r"^https://github\.com/octo\-org/octo\.repo/"
+    assert inputs.policy.source_repository == "https://github.com/octo-org/octo.repo"
     assert inputs.policy.issuer == "https://issuer.example"
 
 
@@ -236,3 +232,41 @@ def test_digest_pins_every_image_and_keeps_one_per_repository() -> None:
 def test_without_digest_distinct_tags_are_kept() -> None:
     refs = entrypoint.parse_images(["r.example/a:1", "r.example/a:2", "r.example/a:1"], None)
     assert [str(r) for r in refs] == ["r.example/a:1", "r.example/a:2"]
+
+
+def test_claim_inputs_narrow_the_default_or_replace_its_repository() -> None:
+    inputs, problems = read_inputs(env(mode="verify", images="r:1",
+                                       signer_workflow="shared/wf/.github/workflows/s.yml",
+                                       deny_self_hosted_runners="true",
+                                       certificate_github_workflow_trigger="push"))
+    assert problems == [] and inputs is not None and inputs.policy is not None
+    policy = inputs.policy
+    assert policy.is_default and policy.source_repository == "https://github.com/octo-org/octo.repo"
+    assert policy.signer_workflow == "https://github.com/shared/wf/.github/workflows/s.yml"
+    assert policy.deny_self_hosted_runners and policy.github_workflow_trigger == "push"
+    assert "signer workflow" in policy.describe() and "GitHub-hosted" in policy.describe()
+    other, problems = read_inputs(env(mode="verify", images="r:1", source_repository="a/b",
+                                      certificate_oidc_issuer="https://issuer.example"))
+    assert problems == [] and other is not None and other.policy is not None
+    assert not other.policy.is_default
+    assert other.policy.source_repository == "https://github.com/a/b"
+
+
+def test_claim_inputs_follow_the_server_url_and_refuse_malformed_values() -> None:
+    values = env(mode="verify", images="r:1", source_repository="a/b",
+                 certificate_oidc_issuer="https://ghe.example/_services/token")
+    values["SIGNER_GITHUB_SERVER_URL"] = "https://ghe.example"
+    inputs, _ = read_inputs(values)
+    assert inputs is not None and inputs.policy is not None
+    assert inputs.policy.source_repository == "https://ghe.example/a/b"
+    assert "source-repository" in problems_of(env(mode="verify", images="r:1",
+                                                  source_repository="not-a-repo"))
+    assert "signer-workflow" in problems_of(env(mode="verify", images="r:1",
+                                                signer_workflow="o/r"))
+    assert "deny-self-hosted-runners" in problems_of(env(mode="verify", images="r:1",
+                                                         deny_self_hosted_runners="maybe"))
+    # source-repository names who signed: with it, an issuer is required
+    assert "certificate-oidc-issuer" in problems_of(env(mode="verify", images="r:1",
+                                                        source_repository="a/b"))
+    # sign mode verifies against its own certificate; claims alone are refused there
+    assert "certificate-identity" in problems_of(env(images="r:1", source_ref="refs/x"))

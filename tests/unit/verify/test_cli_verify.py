@@ -119,12 +119,17 @@ def test_the_missing_identity_hint_suggests_a_policy_without_pitfalls(
     import shlex
 
     from signer.cli.main import main
+    from signer.verify.claims import BuildClaims, source_repository_uri
     from signer.verify.policy import IdentityPolicy, identity_warnings
 
     assert main(["verify", IMAGE]) == 2
     hint = capsys.readouterr().err.split("hint: e.g. ", 1)[1].strip()
     words = shlex.split(hint)
     suggested = dict(zip(words[::2], words[1::2], strict=True))
-    policy = IdentityPolicy(identity_regexp=suggested["--certificate-identity-regexp"],
-                            issuer=suggested["--certificate-oidc-issuer"])
+    # the repository whose workflow run signed (Source Repository URI), not a SAN pattern
+    repository = source_repository_uri(suggested["--source-repository"].replace(
+        "OWNER/REPO", "octo-org/app"))
+    policy = IdentityPolicy(issuer=suggested["--certificate-oidc-issuer"],
+                            build=BuildClaims(source_repository=repository))
+    assert policy.complete
     assert identity_warnings(policy) == []
