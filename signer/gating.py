@@ -44,7 +44,7 @@ from signer.verify.policy import IdentityPolicy
 from signer.verify.verifier import VerificationPolicy, verify_signatures
 
 PASS, FAIL, WARN, UNRESOLVED = "pass", "fail", "warn", "unresolved"
-DEFAULT_MAX_WORKERS = 16
+DEFAULT_MAX_WORKERS = 32
 
 K = TypeVar("K")
 V = TypeVar("V")

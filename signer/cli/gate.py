@@ -50,8 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="registry reachable over plain HTTP (repeat; '*' for all)")
     parser.add_argument("--ca-bundle", metavar="FILE",
                         help="PEM CA certificates for the registry's TLS")
-    parser.add_argument("--max-workers", type=int, default=16, metavar="N",
-                        help="images verified at once (default 16)")
+    parser.add_argument("--max-workers", type=int, default=32, metavar="N",
+                        help="images verified at once (default 32, as verify)")
 
 
 def _git(args: list[str], cwd: str) -> str:
