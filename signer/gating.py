@@ -147,11 +147,9 @@ def identity_policy(root: TrustRoot) -> IdentityPolicy | None:
     return IdentityPolicy(
         identity=root.keyless.subject, identity_regexp=root.keyless.subject_regex,
         issuer=root.keyless.issuer, issuer_regexp=root.keyless.issuer_regex,
-        github_workflow_repository=github.get("repository"),
-        github_workflow_name=github.get("workflow"),
-        github_workflow_ref=github.get("ref"),
         github_workflow_trigger=github.get("trigger"),
-        github_workflow_sha=github.get("sha"))
+        github_workflow_sha=github.get("sha"),
+        build=root.keyless.build)
 
 
 def validator_trust(base: TrustedRoot, validator: Validator) -> TrustedRoot:

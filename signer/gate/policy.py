@@ -8,8 +8,11 @@ validator types are ``static`` and ``cosign``; another type (``notaryv1``,
 
 signer's extensions, documented in the README:
 
-- ``trustRoots[*].keyless.github``: exact GitHub workflow claims of the certificate
-  (``repository``, ``workflow``, ``ref``, ``trigger``, ``sha``);
+- ``trustRoots[*].keyless.github``: build claims of the certificate, as ``signer
+  verify``'s claim flags check them (:mod:`signer.verify.claims`): ``repository``
+  (source repository, ``OWNER/REPO`` or its URL), ``ref`` (source ref),
+  ``workflow`` (signer workflow, ``OWNER/REPO/PATH[@REF]``), ``githubHosted``
+  (true: GitHub-hosted runners only), and the exact legacy ``trigger`` and ``sha``;
 - ``with.attestations``: predicate types that must be attested, each by a trust root;
 - ``with.mode``: ``enforce`` (default) or ``warn``; Connaisseur's own values
   ``mutate`` and ``insecureValidateOnly`` mean ``enforce`` here.
@@ -29,7 +32,7 @@ from typing import Any
 from cryptography import x509
 
 from signer.certificates import MalformedCertificateError, parse_pem_certificates
-from signer.errors import InputError
+from signer.errors import InputError, UsageError
 from signer.gate.patterns import PatternError, compile_pattern
 from signer.gate.yamlfile import YamlError, YamlList, YamlMap, load_documents, read_text
 from signer.keys import PublicKey, load_public_key_pem, public_key_der
@@ -39,13 +42,14 @@ from signer.trust import (
     ValidityPeriod,
     authorities_from_certificates,
 )
+from signer.verify.claims import BuildClaims, signer_workflow_uri, source_repository_uri
 
 DEFAULT = "default"
 ALL_TRUST_ROOTS = "*"
 SUPPORTED_TYPES = ("static", "cosign")
 MODES = {"enforce": "enforce", "warn": "warn", "mutate": "enforce",
          "insecureValidateOnly": "enforce"}
-GITHUB_CLAIMS = ("repository", "workflow", "ref", "trigger", "sha")
+GITHUB_CLAIMS = ("repository", "workflow", "ref", "githubHosted", "trigger", "sha")
 _KMS_PREFIXES = ("awskms://", "gcpkms://", "azurekms://", "hashivault://", "k8s://")
 
 
@@ -62,6 +66,9 @@ class KeylessIdentity:
     issuer_regex: str | None = None
     subject: str | None = None
     subject_regex: str | None = None
+    #: source repository, source ref, signer workflow, GitHub-hosted runner
+    build: BuildClaims = field(default_factory=BuildClaims)
+    #: exact legacy GitHub workflow extensions: "trigger" (1.2), "sha" (1.3)
     github: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -283,15 +290,33 @@ def _keyless(reader: _Reader, value: Any, line: int, path: str) -> KeylessIdenti
         raise reader.error(node.line, path, "needs exactly one of issuer and issuerRegex")
     if (subject is None) == (subject_regex is None):
         raise reader.error(node.line, path, "needs exactly one of subject and subjectRegex")
-    github: dict[str, str] = {}
+    build, github = BuildClaims(), dict[str, str]()
     if "github" in node:
-        claims = reader.mapping(node["github"], node.line_of("github"), f"{path}.github")
-        reader.known_keys(claims, f"{path}.github", GITHUB_CLAIMS)
-        for claim in GITHUB_CLAIMS:
-            text = reader.text(claims, claim, f"{path}.github")
-            if text is not None:
-                github[claim] = text
-    return KeylessIdentity(issuer, issuer_regex, subject, subject_regex, github)
+        build, github = _github_claims(reader, node["github"], node.line_of("github"),
+                                       f"{path}.github")
+    return KeylessIdentity(issuer, issuer_regex, subject, subject_regex, build, github)
+
+
+def _github_claims(reader: _Reader, value: Any, line: int, path: str
+                   ) -> tuple[BuildClaims, dict[str, str]]:
+    claims = reader.mapping(value, line, path)
+    reader.known_keys(claims, path, GITHUB_CLAIMS)
+    texts = {name: reader.text(claims, name, path)
+             for name in GITHUB_CLAIMS if name != "githubHosted"}
+    try:
+        repository = texts["repository"]
+        workflow = texts["workflow"]
+        build = BuildClaims(
+            source_repository=source_repository_uri(repository) if repository else None,
+            source_ref=texts["ref"],
+            signer_workflow=signer_workflow_uri(workflow) if workflow else None,
+            github_hosted_only=reader.boolean(claims, "githubHosted", path, False))
+    except UsageError as err:
+        key = "repository" if "source repository" in err.message else "workflow"
+        raise reader.error(claims.line_of(key), f"{path}.{key}", err.message,
+                           hint=err.hint) from None
+    legacy = {name: text for name in ("trigger", "sha") if (text := texts[name]) is not None}
+    return build, legacy
 
 
 def _trust_roots(reader: _Reader, node: YamlMap, path: str) -> tuple[TrustRoot, ...]:

@@ -106,6 +106,7 @@ application:
         github:
           repository: octo-org/octo-repo
           ref: refs/heads/main
+          workflow: octo-org/octo-repo/.github/workflows/release.yml
   policy:
   - pattern: "*:*"
     validator: deny

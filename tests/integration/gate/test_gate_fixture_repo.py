@@ -72,7 +72,7 @@ def test_every_verdict_and_location(fixture_repo: FixtureRepo) -> None:
 
     fork = row("fork")
     assert fork["result"] == "fail" and fork["signatures"] == {"default": 0}
-    assert "GitHub Workflow Repository 'octo-org/octo-repo'" in fork["reason"]
+    assert "source repository 'https://github.com/octo-org/octo-repo'" in fork["reason"]
     assert places(fork) == ["./.github/workflows/ci.yml:5"]
 
     mail = row("mail")

@@ -44,7 +44,9 @@ def test_valid_policy_bare_sections_and_extensions() -> None:
     policy = parse_policy(COSIGN, "gate.yaml")
     ci = policy.validator("default").trust_root("ci")
     assert ci is not None and ci.keyless is not None
-    assert ci.keyless.github == {"repository": "octo/app", "ref": "refs/heads/main"}
+    assert ci.keyless.build.source_repository == "https://github.com/octo/app"
+    assert ci.keyless.build.source_ref == "refs/heads/main"
+    assert ci.keyless.build.signer_workflow is None and ci.keyless.github == {}
     assert policy.rules[0].validator == "default"
     assert policy.rules[0].options.trust_root == "default"
     assert policy.rules[0].options.verify_tlog is True
@@ -72,6 +74,10 @@ def test_valid_policy_bare_sections_and_extensions() -> None:
      "validators[0].colour: unknown key"),
     ("        ref: refs/heads/main\n", "        branch: main\n",
      "validators[0].trustRoots[1].keyless.github.branch: unknown key"),
+    ("        repository: octo/app\n", "        repository: octo/app/sub\n",
+     "validators[0].trustRoots[1].keyless.github.repository: source repository"),
+    ("        repository: octo/app\n", "        workflow: octo\n",
+     "validators[0].trustRoots[1].keyless.github.workflow: signer workflow 'octo'"),
 ])
 def test_errors_name_file_line_and_key(change: str, needle: str, expected: str) -> None:
     assert change in COSIGN
