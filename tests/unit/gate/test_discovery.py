@@ -180,3 +180,17 @@ def test_alias_bomb_stays_small(tmp_path: Path) -> None:
     lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
     path = _write(tmp_path, "compose.yaml", "\n".join(lines) + "\nservices: {}\n")
     assert images_in_file(path) == []
+
+
+def test_deep_nesting_large_and_undecodable_files_are_reported(tmp_path: Path) -> None:
+    _write(tmp_path, "deep.yaml", "a: " + "[" * 5000 + "]" * 5000 + "\n")
+    _write(tmp_path, "deeper.yaml", "a: " + "[" * 150 + "]" * 150 + "\n")
+    (tmp_path / "binary.yaml").write_bytes(b"kind: \xff\xfe\n")
+    (tmp_path / "big.yaml").write_bytes(b"#" * (4 * 1024 * 1024 + 1))
+    uses, problems = discover([str(tmp_path)])
+    assert uses == []
+    messages = {Path(p.file).name: p.message for p in problems}
+    assert "nesting depth" in messages["deep.yaml"]  # the parser's own limit
+    assert "nested deeper than 100 levels" in messages["deeper.yaml"]
+    assert "not UTF-8" in messages["binary.yaml"]
+    assert "larger than" in messages["big.yaml"]

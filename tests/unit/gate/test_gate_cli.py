@@ -42,3 +42,17 @@ def test_nothing_to_check_passes(tmp_path: Path) -> None:
                             text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert '"images": []' in result.stdout
+
+
+def test_hostile_text_from_files_is_neutralised_in_the_table(tmp_path: Path) -> None:
+    policy = tmp_path / "values.yaml"
+    policy.write_text(COSIGN)
+    (tmp_path / "compose.yaml").write_text(
+        'services:\n  evil:\n    image: "x\\e]0;owned\\a\\e[2J:1"\n')
+    result = subprocess.run([sys.executable, "-m", "signer", "gate", "--policy", str(policy),
+                             str(tmp_path)], capture_output=True, text=True, timeout=60,
+                            check=False, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "\\x1b]0;owned\\x07\\x1b[2J" in result.stdout
+    assert "invalid image reference" in result.stdout
