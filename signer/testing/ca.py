@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,8 +127,13 @@ class CertificateAuthority:
         profile: LeafProfile,
         ct_log: CtLog,
         now: datetime.datetime | None = None,
+        extra_extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
     ) -> x509.Certificate:
-        """Issue a leaf with an embedded SCT from ``ct_log`` over its precertificate."""
+        """Issue a leaf with an embedded SCT from ``ct_log`` over its precertificate.
+
+        ``extra_extensions`` ((value, critical) pairs, after the Fulcio ones) let tests
+        issue leaves Fulcio would not, e.g. with an unknown critical extension.
+        """
         not_before = (now or datetime.datetime.now(datetime.timezone.utc)).replace(microsecond=0)
         builder = (
             x509.CertificateBuilder()
@@ -154,6 +160,8 @@ class CertificateAuthority:
             builder = builder.add_extension(
                 x509.UnrecognizedExtension(x509.ObjectIdentifier(oid), value), critical=False
             )
+        for extension, critical in extra_extensions:
+            builder = builder.add_extension(extension, critical=critical)
         precert = builder.add_extension(x509.PrecertPoison(), critical=True).sign(
             self.intermediate_key, hashes.SHA384()
         )
