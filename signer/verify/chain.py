@@ -3,8 +3,9 @@
 A leaf is accepted when a path leaf -> intermediates -> root exists in which every
 certificate is valid at the given time, each one is signed by the next, every issuer
 is a CA (basicConstraints, keyCertSign, path length), the CA's ``validFor`` window
-contains the time, and the leaf may sign code (KeyUsage digitalSignature, EKU
-codeSigning, where those extensions are present, as Go's x509 treats them).
+contains the time, no certificate has a critical extension left unprocessed, and the
+leaf may sign code (KeyUsage digitalSignature, EKU codeSigning, where those extensions
+are present, as Go's x509 treats them).
 """
 
 from __future__ import annotations
@@ -14,13 +15,22 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 
 from cryptography import x509
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
 from signer.errors import VerificationError
 from signer.trust import CertificateAuthority, TrustedRoot
 
 _MAX_DEPTH = 8
 _ANY_EKU = x509.ObjectIdentifier("2.5.29.37.0")
+
+#: the extensions this module processes; a critical one of any other kind (name
+#: constraints and certificate policies included, which are not enforced here)
+#: makes the certificate unusable (RFC 5280 §4.2, as Go's x509 and so cosign)
+_HANDLED_CRITICAL = frozenset({
+    ExtensionOID.KEY_USAGE, ExtensionOID.BASIC_CONSTRAINTS, ExtensionOID.EXTENDED_KEY_USAGE,
+    ExtensionOID.SUBJECT_ALTERNATIVE_NAME, ExtensionOID.SUBJECT_KEY_IDENTIFIER,
+    ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
+})
 
 
 def _utc(when: datetime) -> datetime:
@@ -66,6 +76,14 @@ def _extension(cert: x509.Certificate, ext_type: type[x509.ExtensionType]) -> ob
         return None
 
 
+def unhandled_critical_extension(cert: x509.Certificate) -> str | None:
+    """The dotted OID of a critical extension this module does not process, if any."""
+    for extension in cert.extensions:
+        if extension.critical and extension.oid not in _HANDLED_CRITICAL:
+            return str(extension.oid.dotted_string)
+    return None
+
+
 def _can_issue(ca: x509.Certificate, certs_below: int) -> str | None:
     """None if ``ca`` may issue a path with ``certs_below`` CA certificates under it."""
     constraints = _extension(ca, x509.BasicConstraints)
@@ -98,6 +116,10 @@ def check_leaf_usage(leaf: x509.Certificate) -> None:
     constraints = _extension(leaf, x509.BasicConstraints)
     if isinstance(constraints, x509.BasicConstraints) and constraints.ca:
         raise VerificationError("certificate chain: the signing certificate is a CA")
+    unhandled = unhandled_critical_extension(leaf)
+    if unhandled is not None:
+        raise VerificationError(f"certificate chain: the certificate has an unhandled "
+                                f"critical extension {unhandled}")
 
 
 def _paths(
@@ -131,6 +153,10 @@ def _check_path(path: Sequence[x509.Certificate], at: datetime) -> str | None:
         problem = _can_issue(ca, certs_below=position - 1)
         if problem:
             return problem
+        unhandled = unhandled_critical_extension(ca)
+        if unhandled is not None:
+            return (f"CA certificate {ca.subject.rfc4514_string()} has an unhandled critical "
+                    f"extension {unhandled}")
         if position < len(path) - 1 and not _allows_code_signing(ca):
             return f"intermediate {ca.subject.rfc4514_string()} does not allow codeSigning"
     return None
