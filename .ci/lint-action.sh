@@ -5,4 +5,5 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bin=.venv/bin
 "$bin/check-jsonschema" --builtin-schema vendor.github-actions action.yml
 "$bin/check-jsonschema" --builtin-schema vendor.github-workflows .github/workflows/*.yml
+"$bin/check-jsonschema" --builtin-schema vendor.dependabot .github/dependabot.yml
 "$bin/zizmor" --offline --no-progress .

@@ -37,3 +37,5 @@ fi
 # the tests, demo and bench would otherwise compile its modules anew (~30 ms each).
 # Up-to-date files are skipped; a stale .pyc is never used (Python checks the source).
 .venv/bin/python -m compileall -q -j 0 signer entrypoint.py >/dev/null
+# The action's install step as action.yml writes it, for the action's tests and the demo.
+bash .ci/action-venv.sh

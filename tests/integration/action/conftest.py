@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,11 @@ from pathlib import Path
 import pytest
 
 from signer.testing.stack import Stack
-from tests.integration.action.runner_emulator import ActionRun, run_action
+from tests.integration.action.runner_emulator import (
+    ACTION_VENV_PYTHON,
+    ActionRun,
+    run_action,
+)
 from tests.sigstore_fixtures import sigstore_stack  # noqa: F401
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -31,8 +34,13 @@ class ActionHarness:
 
     def run(self, inputs: Mapping[str, str], *, id_token: bool = True,
             repository: str = STACK_REPOSITORY,
-            extra_env: Mapping[str, str] | None = None) -> ActionRun:
-        """Run the action; ``id_token`` False withholds the ``id-token: write`` variables."""
+            extra_env: Mapping[str, str] | None = None,
+            runner_os: str = "Linux", runner_arch: str = "X64") -> ActionRun:
+        """Run the action; ``id_token`` False withholds the ``id-token: write`` variables.
+
+        entrypoint.py runs with the interpreter of the venv the action's own install
+        step made (``.ci/action-venv.sh``), as on a runner.
+        """
         index = len(list(self.tmp.glob("run-*")))
         root = self.tmp / f"run-{index}"
         workspace, temp, home = root / "workspace", root / "temp", root / "home"
@@ -55,11 +63,9 @@ class ActionHarness:
             "token": GITHUB_TOKEN, "actor": "octocat", "repository": repository,
             "server_url": "https://github.com", "workspace": str(workspace),
         }
-        python = str(REPO_ROOT / ".venv" / "bin" / "python")
-        if not Path(python).exists():
-            python = sys.executable
         return run_action(REPO_ROOT, inputs, workspace=workspace, temp=temp, env=env,
-                          github=github, python=python)
+                          github=github, python=action_python(), runner_os=runner_os,
+                          runner_arch=runner_arch)
 
     def stack_inputs(self) -> dict[str, str]:
         """Inputs pointing the action at the local Sigstore stack."""
@@ -68,6 +74,14 @@ class ActionHarness:
             "rekor-url": self.stack.rekor_url,
             "trusted-root": str(self.stack.trusted_root_path),
         }
+
+
+def action_python() -> str:
+    """The interpreter of the venv made by the action's own install step."""
+    if not ACTION_VENV_PYTHON.exists():
+        pytest.fail("the action's venv is missing: run bash .ci/setup.sh "
+                    "(it runs the action's install step, .ci/action-venv.sh)")
+    return str(ACTION_VENV_PYTHON)
 
 
 @pytest.fixture

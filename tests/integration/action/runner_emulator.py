@@ -15,18 +15,26 @@ What is emulated faithfully:
 * the log is processed as the runner does: ``::add-mask::`` lines register secrets and
   are not shown, and every registered secret is replaced by ``***`` in later lines.
 
-What is not: ``uses:`` steps cannot run here. For speed (and because tests run offline)
-the ``actions/setup-python`` step and the step that pip-installs the hash-locked
-requirements are *skipped* and their outputs supplied by the test: the install step's
-``python`` output points at this repository's ``.venv`` interpreter, which has the same
-dependencies installed. Any other ``uses:`` step is an error.
+* the ``runner`` context has ``os``, ``arch`` and ``temp`` (and the step environment
+  ``RUNNER_OS``/``RUNNER_ARCH``/``RUNNER_TEMP``), so a test can pose as another runner.
+
+What is not: ``uses:`` steps cannot run here; ``actions/setup-python`` is replaced by an
+interpreter of this machine (its ``python-path`` output). The action's own install
+step (a venv, then ``pip install --require-hashes --only-binary=:all:`` from the lock)
+needs the package index, so :func:`install_action_venv` runs it -- the step exactly as
+``action.yml`` has it, through this emulator -- once, from ``.ci/action-venv.sh``;
+tests then skip that step and get its ``python`` output from that venv
+(:data:`ACTION_VENV_PYTHON`). Any other ``uses:`` step is an error.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import platform
 import re
 import subprocess
+import sys
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,6 +45,10 @@ from ruamel.yaml import YAML
 
 EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
 PROPERTY_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*$")
+#: where .ci/action-venv.sh runs the action's install step (``runner.temp`` for it)
+ACTION_RUNNER_TEMP = Path(__file__).resolve().parents[3] / ".action-runner"
+#: the interpreter of the venv that step made (POSIX layout: .ci runs on Linux)
+ACTION_VENV_PYTHON = ACTION_RUNNER_TEMP / "signer-action-venv" / "bin" / "python"
 SHELLS = {
     "bash": ["bash", "--noprofile", "--norc", "-eo", "pipefail", "{0}"],
     "sh": ["sh", "-e", "{0}"],
@@ -119,7 +131,9 @@ class Emulator:
 
     def __init__(self, action_dir: Path, *, workspace: Path, temp: Path,
                  base_env: Mapping[str, str], github: Mapping[str, str],
-                 skipped_steps: Mapping[str, Mapping[str, str]]) -> None:
+                 skipped_steps: Mapping[str, Mapping[str, str]],
+                 runner_os: str = "Linux", runner_arch: str = "X64",
+                 last_step: str | None = None) -> None:
         self.action_dir = action_dir
         self.action: dict[str, Any] = YAML(typ="safe").load((action_dir / "action.yml").read_text())
         self.workspace = workspace
@@ -127,6 +141,8 @@ class Emulator:
         self.base_env = dict(base_env)
         self.github = {"action_path": str(action_dir), "workspace": str(workspace), **github}
         self.skipped_steps = skipped_steps
+        self.runner = {"temp": str(temp), "os": runner_os, "arch": runner_arch}
+        self.last_step = last_step
         self.masks: list[str] = []
         self.raw_log: list[str] = []
         self.log: list[str] = []
@@ -182,7 +198,7 @@ class Emulator:
             raise ExpressionError(f"inputs not declared in action.yml: {sorted(unknown)}")
         resolved_inputs: dict[str, str] = {}
         base_contexts: dict[str, Any] = {
-            "github": self.github, "runner": {"temp": str(self.temp), "os": "Linux"},
+            "github": self.github, "runner": self.runner,
             "env": self.base_env,
         }
         for name, spec in declared.items():
@@ -229,6 +245,8 @@ class Emulator:
                                           "conclusion": record.outcome}
             if record.outcome != "success":
                 exit_code = record.exit_code or 1
+            if self.last_step is not None and step_id == self.last_step:
+                break
         outputs: dict[str, str] = {}
         final_contexts = {"inputs": resolved_inputs, "steps": steps_context, **base_contexts,
                           "env": env}
@@ -236,7 +254,7 @@ class Emulator:
             try:
                 outputs[name] = self.interpolate(spec["value"], final_contexts)
             except ExpressionError:
-                if exit_code == 0:
+                if exit_code == 0 and self.last_step is None:
                     raise
                 outputs[name] = ""  # the step failed before setting it: the runner gives ""
         # Outputs and the summary are not masked by a runner: the tests check them raw.
@@ -273,6 +291,8 @@ class Emulator:
         step_env.update({k: str(v) for k, v in files.items()})
         step_env["GITHUB_ACTION_PATH"] = str(self.action_dir)
         step_env["RUNNER_TEMP"] = str(self.temp)
+        step_env["RUNNER_OS"] = self.runner["os"]
+        step_env["RUNNER_ARCH"] = self.runner["arch"]
         step_env["GITHUB_WORKSPACE"] = str(self.workspace)
         step_env["GITHUB_ACTIONS"] = "true"
         if path_additions:
@@ -296,13 +316,63 @@ class Emulator:
 
 def run_action(action_dir: Path, inputs: Mapping[str, str], *, workspace: Path, temp: Path,
                env: Mapping[str, str], github: Mapping[str, str],
-               python: str) -> ActionRun:
-    """Run ``action_dir/action.yml`` with ``inputs``; see the module docstring."""
+               python: str, runner_os: str = "Linux", runner_arch: str = "X64") -> ActionRun:
+    """Run ``action_dir/action.yml`` with ``inputs``; see the module docstring.
+
+    ``python`` is the interpreter the install step would have produced.
+    """
     emulator = Emulator(
         action_dir, workspace=workspace, temp=temp, base_env=env, github=github,
         skipped_steps={
             "python": {"python-path": python, "python-version": "emulated"},
             "install": {"python": python},
         },
+        runner_os=runner_os, runner_arch=runner_arch,
     )
     return emulator.run(inputs)
+
+
+def install_action_venv(action_dir: Path, base_python: str, temp: Path = ACTION_RUNNER_TEMP,
+                        env: Mapping[str, str] | None = None) -> ActionRun:
+    """Run the action's steps up to and including ``install`` for real, as a Linux
+    runner of this machine's architecture would, with ``base_python`` standing in for
+    setup-python's interpreter.
+
+    The venv ends up where the action puts it, under ``temp`` (``runner.temp``); the
+    install step's ``python`` output is its interpreter.
+    """
+    temp.mkdir(parents=True, exist_ok=True)
+    workspace = temp / "workspace"
+    workspace.mkdir(exist_ok=True)
+    base_env = dict(env if env is not None else os.environ)
+    arch = {"x86_64": "X64", "amd64": "X64", "aarch64": "ARM64", "arm64": "ARM64"}.get(
+        platform.machine().lower(), platform.machine())
+    emulator = Emulator(
+        action_dir, workspace=workspace, temp=temp, base_env=base_env,
+        github={"token": "", "actor": "", "repository": "", "server_url": ""},
+        skipped_steps={"python": {"python-path": base_python, "python-version": "local"}},
+        runner_os="Linux", runner_arch=arch, last_step="install",
+    )
+    return emulator.run({})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tests.integration.action.runner_emulator --install``: see
+    :func:`install_action_venv`; prints the log and the venv's interpreter."""
+    parser = argparse.ArgumentParser(description="run the action's install step for real")
+    parser.add_argument("--install", action="store_true", required=True)
+    parser.add_argument("--python", default=sys.executable,
+                        help="the interpreter setup-python would provide")
+    args = parser.parse_args(argv)
+    run = install_action_venv(Path(__file__).resolve().parents[3], args.python)
+    install = next((s for s in run.steps if s.id == "install"), None)
+    if not run.succeeded or install is None or install.outcome != "success":
+        print(run.log, file=sys.stderr)
+        print("the action's install step failed", file=sys.stderr)
+        return run.exit_code or 1
+    print(install.outputs["python"])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

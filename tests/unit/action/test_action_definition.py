@@ -101,3 +101,18 @@ def test_declared_outputs_are_those_the_entrypoint_writes() -> None:
         assert spec["value"] == f"${{{{ steps.run.outputs.{name} }}}}"
         assert f'"{name}":' in source, name
     assert entrypoint.GITHUB_ISSUER == "https://token.actions.githubusercontent.com"
+
+
+def test_the_platform_check_and_the_readme_name_the_lock_platforms() -> None:
+    lock = (ROOT / ".github" / "action-requirements.txt").read_text()
+    line = next(x for x in lock.splitlines() if x.startswith("# platforms:"))
+    platforms = line.split(":", 1)[1].split()
+    assert set(platforms) == {"Linux-X64", "Linux-ARM64", "macOS-ARM64", "Windows-X64"}
+    supported = README[README.index("### Supported runners"):README.index("### How the action")]
+    for platform in platforms:
+        assert f"| `{platform}` |" in supported, platform
+    steps = ACTION["runs"]["steps"]
+    assert steps[0]["id"] == "platform"  # before setup-python and pip
+    assert "# platforms:" in steps[0]["run"]
+    assert steps[0]["env"]["RUNNER_PLATFORM"] == "${{ runner.os }}-${{ runner.arch }}"
+    assert run_step()["env"]["PYTHONUTF8"] == "1"
