@@ -7,18 +7,21 @@ manifest, as cosign does; a tag is resolved with a HEAD request), fetch the
 if set), fetch every layer blob (bounded count and size, digest-checked), look up in
 Rekor the entry of a signature without a bundle annotation (only with
 ``VerifyOptions.rekor_url``), then run :func:`signer.verify.verifier.verify_signatures`.
-Several images are verified concurrently over one shared
-:class:`~signer.registry.client.RegistryClient`. As cosign v3, :func:`verify_images`
-first probes the first image for Sigstore bundle referrers and, if it has any,
-verifies every image by its bundles (:mod:`signer.referrers`).
+With ``VerifyOptions.bundle_format`` (the default) the image's Sigstore bundle
+referrers are verified too (:mod:`signer.referrers`). Beyond cosign v3, which uses
+the bundles alone when there are any: every signature in either format is judged,
+any one passing verifies the image, and the others' failures are reported -- a
+wrong-identity referrer or an attestation cannot hide a valid ``.sig``, and a
+malformed signature fails alone. Several images are verified concurrently over one
+shared :class:`~signer.registry.client.RegistryClient`, each on its own.
 
 Library entry points (used by the CLI and the GitHub Action)::
 
     options = VerifyOptions(trust, policy)          # trust: signer.trust.load_default()
     with RegistryClient() as client:
         results = verify_images(client, ["ghcr.io/o/r:tag"], options)
-        one = verify_image(client, "ghcr.io/o/r@sha256:...", options)   # .sig only
-        one.verified, one.digest, one.passing, one.error, one.exit_code
+        one = verify_image(client, "ghcr.io/o/r@sha256:...", options)
+        one.verified, one.digest, one.passing_signatures, one.error, one.exit_code
 """
 
 from __future__ import annotations
@@ -31,16 +34,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from signer.errors import (
+    DigestMismatchError,
     Error,
     ImageNotFoundError,
     InputError,
     NoMatchingSignaturesError,
     NoSignaturesError,
+    SizeLimitError,
 )
 from signer.formats.legacy import (
     MAX_PAYLOAD_BYTES,
+    Descriptor,
     SignatureLayer,
-    parse_signature_manifest,
+    parse_signature_layer_descriptors,
     signature_layer,
     signature_tag,
 )
@@ -69,9 +75,8 @@ class VerifyOptions:
     signature_repository: str | None = None
     max_layers: int = DEFAULT_MAX_LAYERS
     max_workers: int = DEFAULT_MAX_WORKERS
-    #: cosign v3's ``--new-bundle-format``: look for Sigstore bundle referrers on the
-    #: first image and, if it has any, verify every image by its bundles; otherwise
-    #: (or when False) verify the legacy ``.sig`` signatures
+    #: cosign v3's ``--new-bundle-format``: judge each image's Sigstore bundle
+    #: referrers beside its ``.sig`` signatures; False: only the ``.sig`` signatures
     bundle_format: bool = True
     #: Rekor to ask for the entry of a signature without a bundle annotation (cosign's
     #: online lookup); None: never (``--offline``)
@@ -81,18 +86,34 @@ class VerifyOptions:
 
 @dataclass(frozen=True)
 class PassingSignature:
-    """The signature that verified an image: where it is stored, its certificate
-    (keyless) and its transparency-log entry (index and log ID), when it has them."""
+    """A signature that passed every check, in either format: what a caller reports.
+
+    ``format`` is "legacy" (a layer of the ``.sig`` image) or "bundle" (a Sigstore
+    bundle referrer); ``label`` names it as the failure lines do; ``reference`` is where
+    it is stored (the ``.sig`` tag, or ``REPOSITORY@<referrer manifest digest>``). The
+    Rekor entry (``log_index``, ``log_id``) is the one verified with it, None when the
+    transparency log was not checked; ``output`` is cosign's stdout element for it.
+    """
 
     reference: str | None
     certificate: x509.Certificate | None
     log_index: int | None
     log_id: bytes | None
+    format: str = "legacy"
+    label: str = ""
+    output: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class ImageVerification:
-    """The outcome for one image: its digest, per-signature results, or an error."""
+    """The outcome for one image: its digest, per-signature results, or an error.
+
+    Every signature of the image in either format is judged: the ``.sig`` layers
+    (``results``) and, with ``VerifyOptions.bundle_format``, the Sigstore bundle
+    referrers (``bundle_results``). Any one passing verifies the image; the others'
+    failures are in :meth:`failure_lines`. ``fetch_problems`` are errors in gathering
+    one format (say, a malformed referrers index) that did not decide the outcome.
+    """
 
     reference: Reference
     digest: str | None = None
@@ -102,9 +123,8 @@ class ImageVerification:
     results: list[Verified] = field(default_factory=list)
     error: Error | None = None
     seconds: float = 0.0
-    #: "legacy" (``.sig`` layers in ``results``) or "bundle" (``bundle_results``)
-    format: str = "legacy"
     bundle_results: list[BundleResult] = field(default_factory=list)
+    fetch_problems: list[str] = field(default_factory=list)
 
     @property
     def passing(self) -> list[Verified]:
@@ -115,6 +135,34 @@ class ImageVerification:
     def passing_bundles(self) -> list[BundleResult]:
         """Bundles that passed every check."""
         return [b for b in self.bundle_results if b.ok]
+
+    @property
+    def passing_signatures(self) -> list[PassingSignature]:
+        """Every passing signature of both formats: the ``.sig`` layers first, then the
+        bundle referrers; empty unless :attr:`verified`."""
+        if not self.verified:
+            return []
+        found = []
+        for layer in self.passing:
+            rekor = layer.rekor_bundle
+            found.append(PassingSignature(
+                self.signature_reference.name if self.signature_reference else None,
+                layer.certificate, rekor.log_index if rekor is not None else None,
+                bytes.fromhex(rekor.log_id) if rekor is not None else None,
+                "legacy", _layer_label(layer), layer.output_object()))
+        repository = self.signature_repository or self.reference.repository_only()
+        for index, result in enumerate(self.bundle_results):
+            verified = result.verified
+            if verified is None:
+                continue
+            entry = next(iter(verified.tlog_entries), None)
+            found.append(PassingSignature(
+                f"{repository.repository_name}@{result.image_bundle.manifest_digest}",
+                verified.certificate, entry.log_index if entry is not None else None,
+                entry.log_id if entry is not None else None,
+                "bundle", _bundle_label(index, result),
+                result.output_object(self.reference.name)))
+        return found
 
     @property
     def verified(self) -> bool:
@@ -128,10 +176,8 @@ class ImageVerification:
         return bool(self.passing_bundles) or any(r.bundle_verified for r in self.passing)
 
     def output_objects(self) -> list[dict[str, Any]]:
-        """cosign's stdout JSON elements for the passing signatures or bundles."""
-        if self.format == "bundle":
-            return [b.output_object(self.reference.name) for b in self.passing_bundles]
-        return [r.output_object() for r in self.passing]
+        """cosign's stdout JSON elements for the passing signatures (``.sig`` first)."""
+        return [signature.output for signature in self.passing_signatures]
 
     @property
     def exit_code(self) -> int:
@@ -139,33 +185,27 @@ class ImageVerification:
         return 0 if self.verified else (self.error.exit_code if self.error else 12)
 
     def first_passing(self) -> PassingSignature | None:
-        """Where the first passing signature is and what it says (a ``.sig`` layer or a
-        bundle referrer, whichever passed); None when nothing passed."""
-        for layer in self.passing:
-            bundle = layer.rekor_bundle
-            return PassingSignature(
-                reference=self.signature_reference.name if self.signature_reference else None,
-                certificate=layer.certificate,
-                log_index=bundle.log_index if bundle is not None else None,
-                log_id=bytes.fromhex(bundle.log_id) if bundle is not None else None)
-        for result in self.passing_bundles:
-            assert result.verified is not None
-            entry = next(iter(result.verified.tlog_entries), None)
-            repository = self.signature_repository or self.reference.repository_only()
-            return PassingSignature(
-                reference=f"{repository.repository_name}@{result.image_bundle.manifest_digest}",
-                certificate=result.verified.certificate,
-                log_index=entry.log_index if entry is not None else None,
-                log_id=entry.log_id if entry is not None else None)
-        return None
+        """The first of :attr:`passing_signatures` (a ``.sig`` layer if one passed, else
+        a bundle referrer); None when nothing passed."""
+        return next(iter(self.passing_signatures), None)
 
     def failure_lines(self) -> list[str]:
-        """One line per failed signature: which check failed and why."""
-        lines = [f"signature {r.index} (layer {r.layer.digest[:19]}…): {r.reason}"
-                 for r in self.results if not r.ok]
-        lines += [f"bundle {i} (referrer {b.image_bundle.manifest_digest[:19]}…): {b.reason}"
+        """One line per signature that failed (which check and why), then each problem
+        in gathering the signatures."""
+        lines = [f"{_layer_label(r)}: {r.reason}" for r in self.results if not r.ok]
+        lines += [f"{_bundle_label(i, b)}: {b.reason}"
                   for i, b in enumerate(self.bundle_results) if not b.ok]
-        return lines
+        return lines + self.fetch_problems
+
+
+def _layer_label(result: Verified) -> str:
+    if result.layer.defect is not None:
+        return f"signature {result.index}"
+    return f"signature {result.index} (layer {result.layer.digest[:19]}…)"
+
+
+def _bundle_label(index: int, result: BundleResult) -> str:
+    return f"bundle {index} (referrer {result.image_bundle.manifest_digest[:19]}…)"
 
 
 def signature_repository_reference(image: Reference, override: str | None) -> Reference:
@@ -197,29 +237,48 @@ def fetch_signature_layers(
     client: RegistryClient, signatures: Reference, digest: str,
     max_layers: int = DEFAULT_MAX_LAYERS,
 ) -> tuple[Reference, list[SignatureLayer]]:
-    """Fetch ``sha256-<hex>.sig`` in ``signatures``'s repository and every layer blob."""
+    """Fetch ``sha256-<hex>.sig`` in ``signatures``'s repository and every layer blob.
+
+    One layer per signature, in manifest order. A layer that cannot be read (malformed
+    descriptor, blob over the size limit, missing or not matching its digest) is kept
+    in its place as :meth:`SignatureLayer.unreadable`, so that it fails alone; a
+    malformed manifest, too many layers and network errors fail the whole fetch.
+    """
     sig_ref = signatures.with_tag(signature_tag(digest))
     try:
         manifest = client.get_manifest(sig_ref)
     except ImageNotFoundError:
         raise NoSignaturesError(f"no signatures found for {digest}",
                                 hint=f"nothing is stored under {sig_ref.name}") from None
-    parsed = parse_signature_manifest(manifest.data, max_layers=max_layers)
-    if not parsed.layers:
+    descriptors = parse_signature_layer_descriptors(manifest.data, max_layers=max_layers)
+    if not descriptors:
         raise NoSignaturesError(f"no signatures found for {digest}",
                                 hint=f"{sig_ref.name} has no layers")
     layers = []
     blobs: dict[str, bytes] = {}  # layers often share a payload (same image, several signers)
-    for descriptor in parsed.layers:
-        if descriptor.size > MAX_PAYLOAD_BYTES:
-            raise InputError(f"signature layer {descriptor.digest} is {descriptor.size} bytes, "
-                             f"over the limit of {MAX_PAYLOAD_BYTES}")
-        blob = blobs.get(descriptor.digest)
-        if blob is None:
-            blob = client.get_blob(sig_ref, descriptor.digest, limit=MAX_PAYLOAD_BYTES)
-            blobs[descriptor.digest] = blob
-        layers.append(signature_layer(descriptor, blob))
+    for descriptor in descriptors:
+        if isinstance(descriptor, InputError):
+            layers.append(SignatureLayer.unreadable(
+                descriptor.message.removeprefix("malformed signature manifest: ")))
+            continue
+        layers.append(_fetch_layer(client, sig_ref, descriptor, blobs))
     return sig_ref, layers
+
+
+def _fetch_layer(client: RegistryClient, sig_ref: Reference, descriptor: Descriptor,
+                 blobs: dict[str, bytes]) -> SignatureLayer:
+    if descriptor.size > MAX_PAYLOAD_BYTES:
+        return SignatureLayer.unreadable(
+            f"layer {descriptor.digest[:19]}… is {descriptor.size} bytes, over the limit of "
+            f"{MAX_PAYLOAD_BYTES}")
+    blob = blobs.get(descriptor.digest)
+    if blob is None:
+        try:
+            blob = client.get_blob(sig_ref, descriptor.digest, limit=MAX_PAYLOAD_BYTES)
+        except (ImageNotFoundError, SizeLimitError, DigestMismatchError) as err:
+            return SignatureLayer.unreadable(f"layer {descriptor.digest[:19]}…: {err.message}")
+        blobs[descriptor.digest] = blob
+    return signature_layer(descriptor, blob)
 
 
 def _expected_entry_uuid(layer: SignatureLayer, signature: bytes, verifier_pem: bytes) -> str:
@@ -311,49 +370,70 @@ def attach_online_entries(layers: Sequence[SignatureLayer], options: VerifyOptio
     return result
 
 
-def _verify_bundles(client: RegistryClient, repository: Reference, image: Reference,
-                    options: VerifyOptions, result: ImageVerification) -> None:
+def _judge_legacy(client: RegistryClient, repository: Reference, image: Reference,
+                  options: VerifyOptions, result: ImageVerification) -> Error | None:
+    """Fetch and verify the ``.sig`` layers into ``result``; return the fetch error."""
+    assert result.digest is not None
+    try:
+        result.signature_reference, layers = fetch_signature_layers(
+            client, repository, result.digest, options.max_layers)
+        layers = attach_online_entries(layers, options)
+    except Error as err:
+        return err
+    result.results = verify_signatures(layers, result.digest, options.trust,
+                                       options.policy, image)
+    return None
+
+
+def _judge_bundles(client: RegistryClient, repository: Reference, options: VerifyOptions,
+                   result: ImageVerification) -> Error | None:
+    """Find and verify the bundle referrers into ``result``; return the fetch error."""
     from signer.referrers import find_image_bundles, verify_image_bundles
 
     assert result.digest is not None
-    result.format = "bundle"
-    bundles = find_image_bundles(client, repository, result.digest)
-    if not bundles:
-        raise NoSignaturesError(f"no signatures found for {result.digest}",
-                                hint="no Sigstore bundle refers to this image "
-                                     "(try --new-bundle-format=false for .sig signatures)")
+    try:
+        bundles = find_image_bundles(client, repository, result.digest)
+    except Error as err:
+        return err
     result.bundle_results = verify_image_bundles(bundles, result.digest, options.trust,
                                                  options.policy)
-    if not result.passing_bundles:
+    return None
+
+
+def _conclude(image: Reference, result: ImageVerification,
+              legacy_error: Error | None, bundle_error: Error | None) -> None:
+    """Any passing signature verifies the image; otherwise the error that explains it.
+
+    Gathering errors of one format are reported beside the other's verdict
+    (``fetch_problems``) and never hide a passing signature.
+    """
+    problems = [(what, err) for what, err in ((".sig", legacy_error),
+                                             ("bundle referrers", bundle_error))
+                if err is not None and not isinstance(err, NoSignaturesError)]
+    result.fetch_problems = [f"{what}: {err.message}" for what, err in problems]
+    if result.passing or result.passing_bundles:
+        return
+    if problems:
+        result.error = problems[0][1]
+    elif not result.results and not result.bundle_results:
+        result.error = legacy_error or NoSignaturesError(
+            f"no signatures found for {result.digest}")
+    else:
         result.error = NoMatchingSignaturesError(
-            f"no matching attestations for {image.name}: "
-            + "; ".join(b.reason for b in result.bundle_results))
-
-
-def has_bundles(client: RegistryClient, reference: Reference | str,
-                options: VerifyOptions) -> bool:
-    """True if the image has Sigstore bundle referrers (cosign v3's probe); registry
-    errors count as "no" so that the legacy path reports them."""
-    from signer.referrers import find_image_bundles
-
-    try:
-        image = parse_reference(reference) if isinstance(reference, str) else reference
-        digest = resolve_image_digest(client, image)
-        repository = signature_repository_reference(image, options.signature_repository)
-        return bool(find_image_bundles(client, repository, digest))
-    except Error:
-        return False
+            f"no matching signatures for {image.name}: "
+            + "; ".join([*(r.reason for r in result.results),
+                         *(b.reason for b in result.bundle_results)]))
 
 
 def verify_image(
     client: RegistryClient, reference: Reference | str, options: VerifyOptions,
-    *, bundles: bool = False,
 ) -> ImageVerification:
     """Verify one image; errors are captured in the result, never raised.
 
-    With ``bundles`` the image's Sigstore bundle referrers are verified instead of
-    its ``.sig`` signatures. ``result.error`` is ImageNotFoundError (exit 11),
-    NoSignaturesError (10), NoMatchingSignaturesError (12) or another
+    Every signature is judged: the ``.sig`` layers and, with
+    ``options.bundle_format``, the Sigstore bundle referrers; any one passing verifies
+    the image. ``result.error`` is ImageNotFoundError (exit 11), NoSignaturesError
+    (10, neither format has any), NoMatchingSignaturesError (12) or another
     :class:`signer.errors.Error` (1).
     """
     started = time.perf_counter()
@@ -366,21 +446,16 @@ def verify_image(
         result.digest = resolve_image_digest(client, image)
         repository = signature_repository_reference(image, options.signature_repository)
         result.signature_repository = repository
-        if bundles:
-            _verify_bundles(client, repository, image, options, result)
-            result.seconds = time.perf_counter() - started
-            return result
-        result.signature_reference, layers = fetch_signature_layers(
-            client, repository, result.digest, options.max_layers)
-        layers = attach_online_entries(layers, options)
-        result.results = verify_signatures(layers, result.digest, options.trust,
-                                           options.policy, image)
-        if not result.passing:
-            result.error = NoMatchingSignaturesError(
-                f"no matching signatures for {image.name}: "
-                + "; ".join(r.reason for r in result.results))
+        legacy_error = _judge_legacy(client, repository, image, options, result)
+        bundle_error = (_judge_bundles(client, repository, options, result)
+                        if options.bundle_format else None)
+        _conclude(image, result, legacy_error, bundle_error)
     except Error as err:
         result.error = err
+    except Exception as exc:  # one image's failure must not end the others
+        result.error = Error(f"internal error while verifying {image.name} "
+                             f"({type(exc).__name__})",
+                             hint="this is a bug in signer; the other images were judged")
     result.seconds = time.perf_counter() - started
     return result
 
@@ -390,14 +465,11 @@ def verify_images(
 ) -> list[ImageVerification]:
     """Verify several images concurrently (``options.max_workers``); results in order.
 
-    As cosign v3, only the first image is probed for bundle referrers (when
-    ``options.bundle_format``): if it has any, every image is verified by bundles.
+    Each image is judged on its own (see :func:`verify_image`): one image's failure,
+    whatever caused it, never changes another's outcome.
     """
-    bundles = bool(references) and options.bundle_format and has_bundles(
-        client, references[0], options)
     if len(references) <= 1:
-        return [verify_image(client, ref, options, bundles=bundles) for ref in references]
+        return [verify_image(client, ref, options) for ref in references]
     workers = max(1, min(options.max_workers, len(references)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify") as pool:
-        return list(pool.map(lambda ref: verify_image(client, ref, options, bundles=bundles),
-                             references))
+        return list(pool.map(lambda ref: verify_image(client, ref, options), references))

@@ -17,7 +17,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from signer.digest import parse_digest
-from signer.errors import Error, ImageNotFoundError, SizeLimitError, VerificationError
+from signer.errors import (
+    DigestMismatchError,
+    Error,
+    ImageNotFoundError,
+    InputError,
+    RegistryError,
+    SizeLimitError,
+    VerificationError,
+)
 from signer.formats.bundle import Bundle, parse_bundle
 from signer.formats.legacy import Descriptor
 from signer.reference import Reference
@@ -36,6 +44,7 @@ from signer.verify.verifier import VerificationPolicy
 
 __all__ = [
     "BUNDLE_MEDIA_TYPE_PREFIX",
+    "COSIGN_SIGNATURE_PREDICATE",
     "BundleResult",
     "ImageBundle",
     "bundle_policy",
@@ -45,6 +54,8 @@ __all__ = [
 ]
 
 BUNDLE_MEDIA_TYPE_PREFIX = "application/vnd.dev.sigstore.bundle"
+#: the in-toto predicate type of cosign's image signature statement (cosign-format.md §6.1)
+COSIGN_SIGNATURE_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
 #: a bundle larger than this is not a signature (cosign's are a few KiB)
 MAX_BUNDLE_BYTES = 4 * 1024 * 1024
 #: at most this many referrers are fetched and parsed per image
@@ -57,7 +68,9 @@ class ImageBundle:
 
     manifest_digest: str  # the referrer manifest
     layer_digest: str  # the bundle blob
-    bundle: Bundle
+    bundle: Bundle | None
+    #: why a candidate referrer could not be read as a bundle (then ``bundle`` is None)
+    defect: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,9 +134,13 @@ def find_image_bundles(client: RegistryClient, ref: Reference, digest: str) -> l
     """Sigstore bundles (v0.3 or later) attached to ``ref``'s image ``digest``.
 
     Uses the referrers API, or the ``sha256-<hex>`` tag index when the registry has
-    none (the client decides). A referrer is kept only if its manifest has exactly
-    one layer with a Sigstore bundle media type that parses as a bundle ≥ v0.3;
-    anything else is skipped silently, as cosign does. Registry errors propagate.
+    none (the client decides). A referrer is a signature candidate if its manifest has
+    exactly one layer with a Sigstore bundle media type; other referrers (SBOMs,
+    stale index entries, manifests that are not JSON objects) are skipped silently, as
+    cosign does. A candidate whose blob is missing, too big or not a bundle is kept
+    as an :class:`ImageBundle` with a ``defect``, so that it fails as that one
+    bundle; bundles older than v0.3 are skipped. Errors of the listing itself and
+    network errors propagate.
     """
     parse_digest(digest)
     found: list[ImageBundle] = []
@@ -131,30 +148,45 @@ def find_image_bundles(client: RegistryClient, ref: Reference, digest: str) -> l
         if not _is_candidate(descriptor):
             continue
         try:
-            manifest = client.get_manifest(ref.with_digest(descriptor.digest)).json()
-        except (ImageNotFoundError, SizeLimitError):
-            continue  # a stale index entry or something too big to be a signature
+            fetched = client.get_manifest(ref.with_digest(descriptor.digest))
+        except (ImageNotFoundError, SizeLimitError, InputError, DigestMismatchError):
+            continue  # a stale index entry, or something too big to be a signature
+        try:
+            manifest = fetched.json()
+        except RegistryError:
+            continue  # not a JSON object: not a signature
         subject = manifest.get("subject")
         if isinstance(subject, dict) and subject.get("digest") != digest:
             continue  # a tag index that lists something for another image
         layer = _bundle_layer(manifest)
         if layer is None:
             continue
-        layer_digest = str(layer["digest"])
-        if isinstance(layer.get("size"), int) and layer["size"] > MAX_BUNDLE_BYTES:
-            continue
-        try:
-            blob = client.get_blob(ref, layer_digest, limit=MAX_BUNDLE_BYTES)
-        except SizeLimitError:
-            continue
-        try:
-            bundle = parse_bundle(blob)
-        except Error:
-            continue
-        if bundle.version < (0, 3):
-            continue
-        found.append(ImageBundle(descriptor.digest, layer_digest, bundle))
+        image_bundle = _read_bundle(client, ref, descriptor.digest, str(layer["digest"]),
+                                    layer.get("size"))
+        if image_bundle is not None:
+            found.append(image_bundle)
     return found
+
+
+def _read_bundle(client: RegistryClient, ref: Reference, manifest_digest: str,
+                 layer_digest: str, size: Any) -> ImageBundle | None:
+    """The bundle of one candidate referrer, or the candidate with its defect; None for
+    a bundle older than v0.3 (not an image signature)."""
+    if isinstance(size, int) and size > MAX_BUNDLE_BYTES:
+        return ImageBundle(manifest_digest, layer_digest, None,
+                           f"the bundle is {size} bytes, over the limit of {MAX_BUNDLE_BYTES}")
+    try:
+        blob = client.get_blob(ref, layer_digest, limit=MAX_BUNDLE_BYTES)
+    except (SizeLimitError, InputError, ImageNotFoundError, DigestMismatchError) as err:
+        return ImageBundle(manifest_digest, layer_digest, None,
+                           f"the bundle blob cannot be read: {err.message}")
+    try:
+        bundle = parse_bundle(blob)
+    except Error as err:
+        return ImageBundle(manifest_digest, layer_digest, None, err.message)
+    if bundle.version < (0, 3):
+        return None
+    return ImageBundle(manifest_digest, layer_digest, bundle)
 
 
 def bundle_policy(policy: VerificationPolicy) -> Policy:
@@ -200,23 +232,50 @@ def verify_image_bundles(
     """Verify each bundle for image ``digest``; any ``ok`` result verifies the image.
 
     The content must be DSSE (``bundle does not contain a DSSE envelope``
-    otherwise); the statement must name ``digest`` as a subject carrying the
-    policy's ``-a`` annotations. Failures are recorded per bundle, not raised.
+    otherwise); the statement must be cosign's image signature (predicate type
+    :data:`COSIGN_SIGNATURE_PREDICATE`; another type is an attestation, not a
+    signature) and name ``digest`` as a subject carrying the policy's ``-a``
+    annotations. Failures are recorded per bundle, never raised: whatever a bundle
+    contains, its failure stays with it.
     """
     options = BundleOptions(require_tlog=not policy.ignore_tlog,
                             require_sct=not policy.ignore_sct, require_dsse=True)
     artifact = Artifact.from_digest(parse_digest(digest))
-    results = []
-    for image_bundle in bundles:
-        try:
-            verified = verify_bundle(image_bundle.bundle, artifact, trust,
-                                     bundle_policy(policy), options)
-            if policy.check_claims:
-                _check_claims(verified, digest, policy.annotations)
-            results.append(BundleResult(image_bundle, verified=verified))
-        except Error as err:
-            results.append(BundleResult(image_bundle, error=err))
-    return results
+    return [_verify_one(image_bundle, artifact, digest, trust, policy, options)
+            for image_bundle in bundles]
+
+
+def _verify_one(image_bundle: ImageBundle, artifact: Artifact, digest: str,
+                trust: TrustedRoot, policy: VerificationPolicy,
+                options: BundleOptions) -> BundleResult:
+    if image_bundle.bundle is None:
+        return BundleResult(image_bundle, error=InputError(
+            f"malformed: {image_bundle.defect or 'not a Sigstore bundle'}"))
+    try:
+        verified = verify_bundle(image_bundle.bundle, artifact, trust, bundle_policy(policy),
+                                 options)
+        _check_signature_statement(verified)
+        if policy.check_claims:
+            _check_claims(verified, digest, policy.annotations)
+    except Error as err:
+        return BundleResult(image_bundle, error=err)
+    except Exception as exc:  # hostile bytes: fail this bundle only
+        return BundleResult(image_bundle, error=InputError(
+            "malformed: the bundle is not in a form any check can read "
+            f"({type(exc).__name__})"))
+    return BundleResult(image_bundle, verified=verified)
+
+
+def _check_signature_statement(result: VerifiedBundle) -> None:
+    """Only cosign's signature statement signs an image; a verified SLSA provenance or
+    SBOM from the same identity is an attestation (``verify-attestation``'s business)."""
+    predicate_type = (result.statement or {}).get("predicateType")
+    if predicate_type != COSIGN_SIGNATURE_PREDICATE:
+        shown = predicate_type[:200] if isinstance(predicate_type, str) else repr(
+            predicate_type)[:200]
+        raise VerificationError(f"attestation, not a signature (predicateType {shown})",
+                                hint="an image signature's statement has predicateType "
+                                     f"{COSIGN_SIGNATURE_PREDICATE}")
 
 
 def check_image_bundles(client: RegistryClient, ref: Reference, digest: str,

@@ -308,31 +308,40 @@ def check_lines(args: argparse.Namespace, bundle_verified: bool) -> list[str]:
 
 
 def print_verified(args: argparse.Namespace, result: ImageVerification) -> None:
-    """cosign's header on stderr, then the payloads on stdout."""
+    """cosign's header on stderr, then the payloads on stdout; then one line per other
+    signature of the image that did not verify."""
     from signer.formats.gojson import go_json
     from signer.verify.certs import certificate_subject, github_extensions, oidc_issuer
 
-    passing = result.passing
     header = [f"\nVerification for {result.reference.name} --",
               "The following checks were performed on each of these signatures:"]
     header += [f"  - {line}" for line in check_lines(args, result.tlog_verified)]
     sys.stderr.write("\n".join(header) + "\n")
-    if args.output == "json" or result.format == "bundle":
+    if args.output == "json":
         sys.stdout.write("\n" + go_json(result.output_objects()).decode() + "\n")
-        return
-    labels = {"githubWorkflowTrigger": "Trigger", "githubWorkflowSha": "SHA",
-              "githubWorkflowName": "Name", "githubWorkflowRepository": "Repository",
-              "githubWorkflowRef": "Ref"}
-    for verified in passing:
-        cert = verified.certificate
-        if cert is not None:
-            sys.stderr.write(f"Certificate subject: {certificate_subject(cert) or ''}\n")
-            issuer = oidc_issuer(cert)
-            if issuer:
-                sys.stderr.write(f"Certificate issuer URL: {issuer}\n")
-            for name, value in github_extensions(cert).items():
-                sys.stderr.write(f"GitHub Workflow {labels[name]}: {value}\n")
-        sys.stdout.write(verified.layer.payload.decode("utf-8", errors="replace") + "\n")
+    else:
+        bundles = [b.output_object(result.reference.name) for b in result.passing_bundles]
+        if bundles:  # a bundle has no payload text: its element, as cosign v3 prints
+            sys.stdout.write("\n" + go_json(bundles).decode() + "\n")
+        labels = {"githubWorkflowTrigger": "Trigger", "githubWorkflowSha": "SHA",
+                  "githubWorkflowName": "Name", "githubWorkflowRepository": "Repository",
+                  "githubWorkflowRef": "Ref"}
+        for verified in result.passing:
+            cert = verified.certificate
+            if cert is not None:
+                sys.stderr.write(f"Certificate subject: {certificate_subject(cert) or ''}\n")
+                issuer = oidc_issuer(cert)
+                if issuer:
+                    sys.stderr.write(f"Certificate issuer URL: {issuer}\n")
+                for name, value in github_extensions(cert).items():
+                    sys.stderr.write(f"GitHub Workflow {labels[name]}: {value}\n")
+            sys.stdout.write(verified.layer.payload.decode("utf-8", errors="replace") + "\n")
+    others = result.failure_lines()
+    if others:
+        sys.stderr.write(f"Ignored {len(others)} other signature(s) or problem(s) of "
+                         f"{result.reference.name} that did not verify:\n")
+        for line in others:
+            sys.stderr.write(f"  {line}\n")
 
 
 def print_failure(result: ImageVerification) -> None:
@@ -340,7 +349,8 @@ def print_failure(result: ImageVerification) -> None:
     from signer.errors import NoMatchingSignaturesError
 
     error = result.error
-    if isinstance(error, NoMatchingSignaturesError) or (error is None and result.results):
+    if isinstance(error, NoMatchingSignaturesError) or (
+            error is None and (result.results or result.bundle_results)):
         sys.stderr.write(f"Error: no matching signatures for {result.reference.name}:\n")
         for line in result.failure_lines():
             sys.stderr.write(f"  {line}\n")

@@ -185,11 +185,22 @@ class Descriptor:
 
 @dataclass(frozen=True)
 class SignatureLayer:
-    """One signature: the exact payload bytes and the layer's annotations."""
+    """One signature: the exact payload bytes and the layer's annotations.
+
+    ``defect`` is set (and the other fields are empty) for a layer that could not be
+    read at all -- a malformed descriptor, a missing or oversized blob: it stays in its
+    place so that it fails as that one signature, while the others are judged.
+    """
 
     payload: bytes
     media_type: str
     annotations: Mapping[str, str]
+    defect: str | None = None
+
+    @classmethod
+    def unreadable(cls, defect: str) -> SignatureLayer:
+        """A placeholder for a layer that could not be read (see ``defect``)."""
+        return cls(b"", "", {}, defect)
 
     @property
     def digest(self) -> str:
@@ -287,10 +298,7 @@ def _descriptor(obj: Any, where: str) -> Descriptor:
     return Descriptor(media_type, size, digest, annotations)
 
 
-def parse_signature_manifest(
-    data: bytes, max_layers: int = MAX_SIGNATURE_LAYERS
-) -> SignatureManifest:
-    """Parse a ``.sig`` manifest; more than ``max_layers`` layers is refused."""
+def _manifest_document(data: bytes, max_layers: int) -> tuple[dict[str, Any], list[Any]]:
     if len(data) > MAX_SIGNATURE_MANIFEST_BYTES:
         raise SizeLimitError("signature manifest is over the size limit")
     try:
@@ -305,12 +313,37 @@ def parse_signature_manifest(
     if len(layers) > max_layers:
         raise SizeLimitError(f"signature manifest has {len(layers)} layers, over the limit "
                              f"of {max_layers}")
+    return document, layers
+
+
+def parse_signature_manifest(
+    data: bytes, max_layers: int = MAX_SIGNATURE_LAYERS
+) -> SignatureManifest:
+    """Parse a ``.sig`` manifest; more than ``max_layers`` layers is refused."""
+    document, layers = _manifest_document(data, max_layers)
     media_type = document.get("mediaType")
     return SignatureManifest(
         media_type=media_type if isinstance(media_type, str) else OCI_MANIFEST,
         config=_descriptor(document.get("config"), "config"),
         layers=tuple(_descriptor(layer, f"layer {i}") for i, layer in enumerate(layers)),
     )
+
+
+def parse_signature_layer_descriptors(
+    data: bytes, max_layers: int = MAX_SIGNATURE_LAYERS
+) -> list[Descriptor | InputError]:
+    """The layer descriptors of a ``.sig`` manifest, for verification: a malformed
+    descriptor is returned in its place as the :class:`InputError` describing it, so
+    that it fails only its own signature. The manifest itself (JSON object, layer list,
+    ``max_layers``) must be well formed; the config descriptor is not needed."""
+    _, layers = _manifest_document(data, max_layers)
+    found: list[Descriptor | InputError] = []
+    for index, layer in enumerate(layers):
+        try:
+            found.append(_descriptor(layer, f"layer {index}"))
+        except InputError as err:
+            found.append(err)
+    return found
 
 
 def signature_layer(descriptor: Descriptor, blob: bytes) -> SignatureLayer:

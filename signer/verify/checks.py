@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -46,11 +47,16 @@ CHECK_SIGNATURE = "signature"
 CHECK_CLAIMS = "claims"
 CHECK_VALIDITY = "certificate validity"
 CHECK_SIGNED_IDENTITY = "signed identity"
+#: not a check: the signature's material could not be read at all
+CHECK_MALFORMED = "malformed"
 
 #: every check, in the order they run
 CHECK_NAMES = (CHECK_TIMESTAMP, CHECK_TLOG, CHECK_REKOR_BODY, CHECK_CERTIFICATE, CHECK_CHAIN,
                CHECK_IDENTITY, CHECK_SCT, CHECK_SIGNATURE, CHECK_CLAIMS, CHECK_VALIDITY,
                CHECK_SIGNED_IDENTITY)
+
+#: a hash value in a Rekor body: hex digits only (anything else is hostile or broken)
+_HEX = re.compile(r"[0-9a-fA-F]{1,128}")
 
 #: how far in the future an integrated time may lie (clock skew)
 MAX_CLOCK_SKEW_SECONDS = 300
@@ -63,6 +69,14 @@ class CheckFailed(VerificationError):
         text = message if message.startswith(f"{check}:") else f"{check}: {message}"
         super().__init__(text, hint=hint)
         self.check = check
+
+
+def malformed(exc: BaseException) -> CheckFailed:
+    """The failure of a signature whose material made a check raise ``exc``: an
+    exception no check anticipated, on bytes an attacker may control. It fails that
+    signature (naming only the exception type, never its text) and nothing else."""
+    return CheckFailed(CHECK_MALFORMED, "the signature material is not in a form any check "
+                                        f"can read ({type(exc).__name__})")
 
 
 def _fail_from(check: str, err: VerificationError | InputError) -> CheckFailed:
@@ -123,7 +137,7 @@ def rekor_body_fields(bundle: RekorBundle) -> tuple[bytes, bytes, str, str]:
         key_der = _pem_der(base64.b64decode(key_b64, validate=True))
     except (KeyError, TypeError, ValueError, binascii.Error):
         raise CheckFailed(CHECK_REKOR_BODY, f"malformed {kind} entry body") from None
-    if not isinstance(algorithm, str) or not isinstance(value, str):
+    if not isinstance(algorithm, str) or not isinstance(value, str) or not _HEX.fullmatch(value):
         raise CheckFailed(CHECK_REKOR_BODY, f"malformed {kind} entry hash")
     return signature, key_der, algorithm, value.lower()
 
@@ -212,7 +226,11 @@ def check_tlog_required(bundle: RekorBundle | None) -> RekorBundle:
 # -- 3. certificate --------------------------------------------------------------------
 
 def _cert_key(cert: x509.Certificate) -> PublicKey:
-    key = cert.public_key()
+    try:
+        key = cert.public_key()
+    except (UnsupportedAlgorithm, ValueError):  # an unknown curve or algorithm OID
+        raise CheckFailed(CHECK_CERTIFICATE,
+                          "the certificate's key type is not supported") from None
     if not isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey,
                             ed25519.Ed25519PublicKey)):
         raise CheckFailed(CHECK_CERTIFICATE, "the certificate's key type is not supported")

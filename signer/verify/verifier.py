@@ -154,7 +154,15 @@ def verify_layer(
     policy: VerificationPolicy,
     image: Reference | None = None,
 ) -> Verified:
-    """Run every check on one signature layer, in cosign's order."""
+    """Run every check on one signature layer, in cosign's order.
+
+    Whatever the layer's bytes contain, the outcome stays with this layer: a check that
+    fails, malformed material, or an exception no check anticipated (reported as
+    malformed, never as passing) is this signature's failure, and the caller goes on
+    with the next one.
+    """
+    if layer.defect is not None:
+        return Verified(index, layer, CheckFailed(checks.CHECK_MALFORMED, layer.defect))
     state: dict[str, Any] = {}
     try:
         _run_checks(layer, digest, trust, policy, image, state)
@@ -163,6 +171,8 @@ def verify_layer(
     except InputError as err:  # malformed annotations or payload
         return Verified(index, layer, CheckFailed("signature", err.message, hint=err.hint),
                         **state)
+    except Exception as exc:  # hostile bytes; see the docstring
+        return Verified(index, layer, checks.malformed(exc))
     return Verified(index, layer, None, **state)
 
 

@@ -1,7 +1,8 @@
 """``signer verify`` on an image with both signature kinds: the cosign-v3 bundle (made by
-sigstore-python, attached through the referrers tag schema) is used while it exists;
-removing it makes ``signer verify`` fall back to the legacy ``.sig`` that ``signer sign``
-wrote — as cosign v3 does. Both steps run the public CLI in a subprocess."""
+sigstore-python, attached through the referrers tag schema) and the legacy ``.sig`` that
+``signer sign`` wrote are both judged and both printed, the ``.sig`` first (cosign v3
+prints only the bundle); removing the bundle leaves the ``.sig`` alone -- as cosign v3
+falls back to it. Both steps run the public CLI in a subprocess."""
 
 from __future__ import annotations
 
@@ -50,8 +51,10 @@ def test_bundle_first_then_fallback_to_sig(registry: LocalRegistry,
 
         with_bundle = _signer(verify)
         assert with_bundle.returncode == 0, with_bundle.stderr
-        [element] = json.loads(with_bundle.stdout)
-        assert element["critical"]["type"] == "https://sigstore.dev/cosign/sign/v1"
+        sig_element, bundle_element = json.loads(with_bundle.stdout)
+        assert bundle_element["critical"]["type"] == "https://sigstore.dev/cosign/sign/v1"
+        assert sig_element["critical"]["type"] == "cosign container image signature"
+        assert "did not verify" not in with_bundle.stderr
 
         index = client.get_manifest(ref.with_tag(digest.replace(":", "-")))
         client.delete_manifest(ref, index.digest)
