@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -58,7 +58,7 @@ from signer.verify.verifier import VerificationPolicy, Verified, verify_signatur
 if TYPE_CHECKING:
     from cryptography import x509
 
-    from signer.referrers import BundleResult
+    from signer.referrers import BundleResult, ImageBundle
 
 #: cosign's limit on signature layers per ``.sig`` manifest
 DEFAULT_MAX_LAYERS = 1000
@@ -250,23 +250,37 @@ def fetch_signature_layers(
     except ImageNotFoundError:
         raise NoSignaturesError(f"no signatures found for {digest}",
                                 hint=f"nothing is stored under {sig_ref.name}") from None
-    descriptors = parse_signature_layer_descriptors(manifest.data, max_layers=max_layers)
-    if not descriptors:
+    layers = read_signature_layers(
+        manifest.data, lambda digest: client.get_blob(sig_ref, digest, limit=MAX_PAYLOAD_BYTES),
+        max_layers)
+    if not layers:
         raise NoSignaturesError(f"no signatures found for {digest}",
                                 hint=f"{sig_ref.name} has no layers")
+    return sig_ref, layers
+
+
+def read_signature_layers(manifest: bytes, get_blob: Callable[[str], bytes],
+                          max_layers: int = DEFAULT_MAX_LAYERS) -> list[SignatureLayer]:
+    """The signature layers of a ``.sig`` manifest, blobs from ``get_blob(digest)``.
+
+    One layer per descriptor, in manifest order. A layer that cannot be read (malformed
+    descriptor, blob over the size limit, missing or not matching its digest) is kept
+    in its place as :meth:`SignatureLayer.unreadable`, so that it fails alone. Over
+    saved material ``get_blob`` is a lookup; network errors it raises propagate.
+    """
     layers = []
     blobs: dict[str, bytes] = {}  # layers often share a payload (same image, several signers)
-    for descriptor in descriptors:
+    for descriptor in parse_signature_layer_descriptors(manifest, max_layers=max_layers):
         if isinstance(descriptor, InputError):
             layers.append(SignatureLayer.unreadable(
                 descriptor.message.removeprefix("malformed signature manifest: ")))
             continue
-        layers.append(_fetch_layer(client, sig_ref, descriptor, blobs))
-    return sig_ref, layers
+        layers.append(_read_layer(descriptor, get_blob, blobs))
+    return layers
 
 
-def _fetch_layer(client: RegistryClient, sig_ref: Reference, descriptor: Descriptor,
-                 blobs: dict[str, bytes]) -> SignatureLayer:
+def _read_layer(descriptor: Descriptor, get_blob: Callable[[str], bytes],
+                blobs: dict[str, bytes]) -> SignatureLayer:
     if descriptor.size > MAX_PAYLOAD_BYTES:
         return SignatureLayer.unreadable(
             f"layer {descriptor.digest[:19]}… is {descriptor.size} bytes, over the limit of "
@@ -274,10 +288,12 @@ def _fetch_layer(client: RegistryClient, sig_ref: Reference, descriptor: Descrip
     blob = blobs.get(descriptor.digest)
     if blob is None:
         try:
-            blob = client.get_blob(sig_ref, descriptor.digest, limit=MAX_PAYLOAD_BYTES)
+            blob = get_blob(descriptor.digest)
+            layer = signature_layer(descriptor, blob)
         except (ImageNotFoundError, SizeLimitError, DigestMismatchError) as err:
             return SignatureLayer.unreadable(f"layer {descriptor.digest[:19]}…: {err.message}")
         blobs[descriptor.digest] = blob
+        return layer
     return signature_layer(descriptor, blob)
 
 
@@ -370,59 +386,44 @@ def attach_online_entries(layers: Sequence[SignatureLayer], options: VerifyOptio
     return result
 
 
-def _judge_legacy(client: RegistryClient, repository: Reference, image: Reference,
-                  options: VerifyOptions, result: ImageVerification) -> Error | None:
-    """Fetch and verify the ``.sig`` layers into ``result``; return the fetch error."""
-    assert result.digest is not None
-    try:
-        result.signature_reference, layers = fetch_signature_layers(
-            client, repository, result.digest, options.max_layers)
-        layers = attach_online_entries(layers, options)
-    except Error as err:
-        return err
-    result.results = verify_signatures(layers, result.digest, options.trust,
-                                       options.policy, image)
-    return None
+def judge_image(
+    image: Reference, digest: str, layers: Sequence[SignatureLayer],
+    bundles: Sequence[ImageBundle], options: VerifyOptions, *,
+    signature_reference: Reference | None = None,
+    legacy_error: Error | None = None, bundle_error: Error | None = None,
+) -> ImageVerification:
+    """Judge every signature of one image over gathered material (no I/O).
 
-
-def _judge_bundles(client: RegistryClient, repository: Reference, options: VerifyOptions,
-                   result: ImageVerification) -> Error | None:
-    """Find and verify the bundle referrers into ``result``; return the fetch error."""
-    from signer.referrers import find_image_bundles, verify_image_bundles
-
-    assert result.digest is not None
-    try:
-        bundles = find_image_bundles(client, repository, result.digest)
-    except Error as err:
-        return err
-    result.bundle_results = verify_image_bundles(bundles, result.digest, options.trust,
-                                                 options.policy)
-    return None
-
-
-def _conclude(image: Reference, result: ImageVerification,
-              legacy_error: Error | None, bundle_error: Error | None) -> None:
-    """Any passing signature verifies the image; otherwise the error that explains it.
-
-    Gathering errors of one format are reported beside the other's verdict
-    (``fetch_problems``) and never hide a passing signature.
+    ``layers`` are the ``.sig`` layers, ``bundles`` the bundle referrers;
+    ``legacy_error`` / ``bundle_error`` are what gathering either format raised (a
+    :class:`NoSignaturesError` means "none of that format"). Each signature fails
+    alone; any one passing verifies the image and the others' failures are kept.
+    Gathering errors are reported beside the verdict (``fetch_problems``) and decide
+    it only when nothing passed.
     """
+    from signer.referrers import verify_image_bundles
+
+    result = ImageVerification(image, digest, signature_reference)
+    result.results = verify_signatures(layers, digest, options.trust, options.policy, image)
+    if bundles:
+        result.bundle_results = verify_image_bundles(bundles, digest, options.trust,
+                                                     options.policy)
     problems = [(what, err) for what, err in ((".sig", legacy_error),
                                              ("bundle referrers", bundle_error))
                 if err is not None and not isinstance(err, NoSignaturesError)]
     result.fetch_problems = [f"{what}: {err.message}" for what, err in problems]
     if result.passing or result.passing_bundles:
-        return
+        return result
     if problems:
         result.error = problems[0][1]
     elif not result.results and not result.bundle_results:
-        result.error = legacy_error or NoSignaturesError(
-            f"no signatures found for {result.digest}")
+        result.error = legacy_error or NoSignaturesError(f"no signatures found for {digest}")
     else:
         result.error = NoMatchingSignaturesError(
             f"no matching signatures for {image.name}: "
             + "; ".join([*(r.reason for r in result.results),
                          *(b.reason for b in result.bundle_results)]))
+    return result
 
 
 def verify_image(
@@ -430,12 +431,14 @@ def verify_image(
 ) -> ImageVerification:
     """Verify one image; errors are captured in the result, never raised.
 
-    Every signature is judged: the ``.sig`` layers and, with
+    Every signature is judged (:func:`judge_image`): the ``.sig`` layers and, with
     ``options.bundle_format``, the Sigstore bundle referrers; any one passing verifies
     the image. ``result.error`` is ImageNotFoundError (exit 11), NoSignaturesError
     (10, neither format has any), NoMatchingSignaturesError (12) or another
     :class:`signer.errors.Error` (1).
     """
+    from signer.referrers import find_image_bundles
+
     started = time.perf_counter()
     try:
         image = parse_reference(reference) if isinstance(reference, str) else reference
@@ -443,13 +446,28 @@ def verify_image(
         return ImageVerification(Reference("", str(reference)), error=err)
     result = ImageVerification(image)
     try:
-        result.digest = resolve_image_digest(client, image)
+        digest = result.digest = resolve_image_digest(client, image)
         repository = signature_repository_reference(image, options.signature_repository)
+        sig_ref: Reference | None = None
+        layers: list[SignatureLayer] = []
+        legacy_error: Error | None = None
+        try:
+            sig_ref, layers = fetch_signature_layers(client, repository, digest,
+                                                     options.max_layers)
+            layers = attach_online_entries(layers, options)
+        except Error as err:
+            legacy_error = err
+        bundles: list[ImageBundle] = []
+        bundle_error: Error | None = None
+        if options.bundle_format:
+            try:
+                bundles = find_image_bundles(client, repository, digest)
+            except Error as err:
+                bundle_error = err
+        result = judge_image(image, digest, layers, bundles, options,
+                             signature_reference=sig_ref, legacy_error=legacy_error,
+                             bundle_error=bundle_error)
         result.signature_repository = repository
-        legacy_error = _judge_legacy(client, repository, image, options, result)
-        bundle_error = (_judge_bundles(client, repository, options, result)
-                        if options.bundle_format else None)
-        _conclude(image, result, legacy_error, bundle_error)
     except Error as err:
         result.error = err
     except Exception as exc:  # one image's failure must not end the others

@@ -50,6 +50,7 @@ __all__ = [
     "bundle_policy",
     "check_image_bundles",
     "find_image_bundles",
+    "image_bundle_from_blob",
     "verify_image_bundles",
 ]
 
@@ -180,6 +181,13 @@ def _read_bundle(client: RegistryClient, ref: Reference, manifest_digest: str,
     except (SizeLimitError, InputError, ImageNotFoundError, DigestMismatchError) as err:
         return ImageBundle(manifest_digest, layer_digest, None,
                            f"the bundle blob cannot be read: {err.message}")
+    return image_bundle_from_blob(manifest_digest, layer_digest, blob)
+
+
+def image_bundle_from_blob(manifest_digest: str, layer_digest: str,
+                           blob: bytes) -> ImageBundle | None:
+    """The bundle in a candidate referrer's blob, or the candidate with the reason it is
+    not one (``defect``); None for a bundle older than v0.3 (not an image signature)."""
     try:
         bundle = parse_bundle(blob)
     except Error as err:
