@@ -16,7 +16,7 @@ from sigstore.models import ClientTrustConfig
 from sigstore.oidc import IdentityToken
 from sigstore.sign import SigningContext
 
-from signer.reference import parse_reference
+from signer.reference import Reference, parse_reference
 from signer.registry.client import RegistryClient
 from signer.testing.registry import LocalRegistry
 from signer.testing.stack import Stack
@@ -52,6 +52,16 @@ def _verify_args(stack: Stack) -> list[str]:
             "--certificate-oidc-issuer", stack.oidc_issuer_url]
 
 
+def _sig_signed(stack: Stack, registry: LocalRegistry, client: RegistryClient,
+                name: str) -> tuple[Reference, str, Reference]:
+    """A new image signed keyless by ``signer sign``: (tag ref, digest, digest ref)."""
+    ref = parse_reference(f"{registry.host}/kinds/{name}:v1")
+    digest = _push_image(client, ref, name)
+    pinned = ref.with_digest(digest)
+    sign_keyless(stack, registry, pinned)
+    return ref, digest, pinned
+
+
 def test_an_attestation_is_not_a_signature(sigstore_stack: Stack,  # noqa: F811
                                            registry: LocalRegistry,
                                            registry_client: RegistryClient) -> None:
@@ -80,10 +90,7 @@ def test_a_wrong_identity_bundle_does_not_hide_a_valid_sig(
         sigstore_stack: Stack, registry: LocalRegistry,  # noqa: F811
         registry_client: RegistryClient) -> None:
     stack = sigstore_stack
-    ref = parse_reference(f"{registry.host}/kinds/sig-and-intruder:v1")
-    digest = _push_image(registry_client, ref, "sig and intruder")
-    pinned = ref.with_digest(digest)
-    sign_keyless(stack, registry, pinned)
+    ref, digest, pinned = _sig_signed(stack, registry, registry_client, "sig-and-intruder")
     intruder = stack.issue_token(job_workflow_ref=OTHER_WORKFLOW)
     _attach(registry_client, ref, digest,
             _sign_predicate(stack, digest, ref.repository_name,
@@ -106,10 +113,7 @@ def test_a_malformed_bundle_does_not_hide_a_valid_sig(
         sigstore_stack: Stack, registry: LocalRegistry,  # noqa: F811
         registry_client: RegistryClient) -> None:
     stack = sigstore_stack
-    ref = parse_reference(f"{registry.host}/kinds/sig-and-bad-index:v1")
-    digest = _push_image(registry_client, ref, "sig and bad index")
-    pinned = ref.with_digest(digest)
-    sign_keyless(stack, registry, pinned)
+    ref, digest, pinned = _sig_signed(stack, registry, registry_client, "sig-and-bad-bundle")
     # a referrer whose single layer has a bundle media type but bytes that are no bundle
     _attach(registry_client, ref, digest, b"\xff not a bundle \x00")
 
