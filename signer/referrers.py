@@ -217,7 +217,8 @@ def _check_claims(result: VerifiedBundle, digest: str, annotations: Mapping[str,
         if not isinstance(subject, dict) or not isinstance(subject.get("digest"), dict):
             continue
         value = subject["digest"].get(wanted.algorithm)
-        if not isinstance(value, str) or not hmac.compare_digest(value.lower(), wanted.hex):
+        if not isinstance(value, str) or not hmac.compare_digest(
+                value.lower().encode(), wanted.hex.encode()):  # bytes: any text compares
             continue
         found = subject.get("annotations") if isinstance(subject.get("annotations"), dict) else {}
         assert isinstance(found, dict)

@@ -617,7 +617,9 @@ def _subject_matches(statement: Mapping[str, Any], artifact: Artifact) -> bool:
             if algorithm not in _HASHES or not isinstance(value, str):
                 continue
             ours = artifact.digest_bytes(algorithm)
-            if ours is not None and hmac.compare_digest(ours.hex(), value.lower()):
+            # as bytes: a non-ASCII str would make compare_digest raise TypeError
+            if ours is not None and hmac.compare_digest(ours.hex().encode(),
+                                                        value.lower().encode()):
                 return True
     return False
 

@@ -12,8 +12,9 @@ from signer.formats.legacy import (
     ANNOTATION_BUNDLE,
     ANNOTATION_CERTIFICATE,
     ANNOTATION_SIGNATURE,
+    SignatureLayer,
 )
-from signer.verify.checks import CHECK_NAMES
+from signer.verify.checks import CHECK_MALFORMED, CHECK_NAMES
 from tests.unit.verify.cases import LEGACY, load_case
 from tests.unit.verify.test_conformance_pure import _verify
 
@@ -59,3 +60,38 @@ def test_payload_not_json_fails_claims_when_tlog_is_ignored() -> None:
     layer = dataclasses.replace(key_case.layers[0], payload=b"[1, 2]")
     [result] = _verify(key_case, [layer])
     assert result.failed_check == "signature"  # the signature covers other bytes
+
+
+def _body_hash(value: str) -> str:
+    bundle = json.loads(LAYER.annotations[ANNOTATION_BUNDLE])
+    body = json.loads(base64.b64decode(bundle["Payload"]["body"]))
+    body["spec"]["data"]["hash"]["value"] = value
+    bundle["Payload"]["body"] = base64.b64encode(json.dumps(body).encode()).decode()
+    return json.dumps(bundle)
+
+
+@pytest.mark.parametrize("value", ["\u00e9" * 64, "\u0660" * 64, "", "zz", "ab" * 65])
+def test_a_rekor_body_hash_that_is_not_hex_fails_the_rekor_body_check(value: str) -> None:
+    layer = dataclasses.replace(LAYER, annotations={**LAYER.annotations,
+                                                    ANNOTATION_BUNDLE: _body_hash(value)})
+    [result] = _verify(VALID, [layer])
+    assert result.reason == "rekor body: malformed hashedrekord entry hash"
+
+
+def test_an_unreadable_layer_fails_alone_beside_a_valid_one() -> None:
+    unreadable = SignatureLayer.unreadable("layer 0 annotations are not strings")
+    first, second = _verify(VALID, [unreadable, LAYER])
+    assert first.reason == "malformed: layer 0 annotations are not strings"
+    assert first.failed_check == CHECK_MALFORMED
+    assert second.ok, second.reason
+
+
+@pytest.mark.parametrize("value", ["\u00e9" * 64, "\u0660" * 64, 7, None])
+def test_a_statement_subject_digest_of_any_text_is_compared_without_raising(
+        value: object) -> None:
+    from signer.digest import parse_digest
+    from signer.verify.bundle import Artifact, _subject_matches
+
+    artifact = Artifact.from_digest(parse_digest("sha256:" + "ab" * 32))
+    statement = {"subject": [{"digest": {"sha256": value}}]}
+    assert _subject_matches(statement, artifact) is False
