@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the demo and the tests need: Debian's docker-registry and skopeo
+# Installs what the demo and the tests need: Debian's docker-registry, skopeo and jq
 # (if missing) and a virtual environment with signer and its test extras.
 # Sourced by .ci/demo.sh and .ci/test.sh; safe to run again.
 set -euo pipefail
@@ -8,6 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 need_apt=()
 command -v docker-registry >/dev/null 2>&1 || need_apt+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || need_apt+=(skopeo)
+command -v jq >/dev/null 2>&1 || need_apt+=(jq)  # the selftest cleanup step's test
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} with apt-get" >&2
   SUDO=""

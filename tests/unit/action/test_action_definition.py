@@ -116,3 +116,25 @@ def test_the_platform_check_and_the_readme_name_the_lock_platforms() -> None:
     assert "# platforms:" in steps[0]["run"]
     assert steps[0]["env"]["RUNNER_PLATFORM"] == "${{ runner.os }}-${{ runner.arch }}"
     assert run_step()["env"]["PYTHONUTF8"] == "1"
+
+
+def test_selftest_covers_every_supported_runner_and_cleans_up() -> None:
+    document = load(ROOT / ".github" / "workflows" / "selftest.yml")
+    triggers = document[True] if True in document else document["on"]  # YAML 1.1 'on'
+    assert set(triggers) == {"pull_request", "push", "workflow_dispatch"}
+    assert triggers["push"]["branches"] == ["main"]
+    jobs = document["jobs"]
+    same_repository = ("github.event_name != 'pull_request' || "
+                       "github.event.pull_request.head.repo.full_name == github.repository")
+    for name in ("verify-public", "sign-and-verify"):
+        assert jobs[name]["if"] == same_repository, name
+    assert jobs["verify-public"]["strategy"]["matrix"]["runner"] == [
+        "ubuntu-latest", "ubuntu-24.04-arm", "macos-latest", "windows-latest"]
+    verify = next(s for s in jobs["verify-public"]["steps"] if s.get("id") == "verify")
+    assert verify["uses"].startswith("./")
+    assert verify["with"]["certificate-identity"].startswith("https://github.com/")
+    assert "@sha256:" in verify["with"]["images"]  # pinned: the identity is exact
+    cleanup = jobs["cleanup"]
+    assert set(cleanup["needs"]) == {"sign-and-verify", "no-id-token", "wrong-identity"}
+    assert cleanup["if"].startswith("always()")
+    assert cleanup["permissions"] == {"packages": "write"}
