@@ -180,3 +180,30 @@ def test_chains_and_static(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     keychain = default_keychain(explicit, ["only.example"])
     assert keychain.credentials_for("only.example") == explicit
     assert keychain.credentials_for("x.example") == Credentials("docker", "pw")
+
+
+def test_credential_helper_environment_is_scrubbed(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir, dump = tmp_path / "bin", tmp_path / "env.txt"
+    bin_dir.mkdir()
+    program = bin_dir / "docker-credential-envdump"
+    program.write_text(f"#!/bin/sh\nenv > '{dump}'\ncat > /dev/null\n"
+                       """printf '{"Username":"u","Secret":"s"}'\n""")
+    program.chmod(program.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    kept = {"HOME": str(tmp_path), "AWS_PROFILE": "ecr", "DOCKER_CONFIG": str(tmp_path),
+            "XDG_RUNTIME_DIR": "/run/user/0", "HTTPS_PROXY": "http://proxy:3128"}
+    dropped = {"INPUT_KEY_PASSWORD": SECRET, "INPUT_KEY": SECRET, "GITHUB_TOKEN": SECRET,
+               "SIGNER_GITHUB_TOKEN": SECRET, "ACTIONS_ID_TOKEN_REQUEST_TOKEN": SECRET,
+               "ACTIONS_RUNTIME_TOKEN": SECRET, "COSIGN_PASSWORD": SECRET,
+               "SIGSTORE_ID_TOKEN": SECRET, "SIGNER_REGISTRY_PASSWORD": SECRET,
+               "SOME_OTHER_SECRET": SECRET}
+    for name, value in {**kept, **dropped}.items():
+        monkeypatch.setenv(name, value)
+    assert run_credential_helper("envdump", "a.example") == Credentials("u", "s")
+    environment = dict(line.split("=", 1) for line in dump.read_text().splitlines()
+                       if "=" in line)
+    assert {k: environment.get(k) for k in kept} == kept
+    assert "PATH" in environment
+    assert sorted(set(dropped) & set(environment)) == []
+    assert SECRET not in dump.read_text()
