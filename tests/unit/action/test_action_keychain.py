@@ -25,6 +25,7 @@ PAT = "ghp_otherOrgPersonalAccessToken0123"
 def _env(**inputs: str) -> dict[str, str]:
     values = {"GITHUB_REPOSITORY": "octo-org/app", "GITHUB_WORKSPACE": "/",
               "SIGNER_GITHUB_ACTOR": "octocat", "INPUT_GITHUB_TOKEN": TOKEN,
+              "SIGNER_GITHUB_TOKEN": TOKEN,  # where action.yml put github.token before
               "INPUT_CERTIFICATE_OIDC_ISSUER": "https://token.actions.githubusercontent.com",
               "INPUT_MODE": "verify"}
     for name, value in inputs.items():
@@ -52,7 +53,7 @@ def test_github_token_is_the_fallback_on_ghcr(docker_config: Path) -> None:
                          "quay.io") is None
     # no token input, no fallback
     env = _env(images="ghcr.io/octo-org/app:1")
-    del env["INPUT_GITHUB_TOKEN"]
+    del env["INPUT_GITHUB_TOKEN"], env["SIGNER_GITHUB_TOKEN"]
     assert _keychain_for(env, "ghcr.io") is None
 
 
