@@ -39,7 +39,7 @@ SIGNING_KEY = "(the signing key)"
 SECRET_VARIABLES = (
     "INPUT_REGISTRY_PASSWORD",
     "INPUT_KEY_PASSWORD",
-    "SIGNER_GITHUB_TOKEN",
+    "INPUT_GITHUB_TOKEN",
     "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
     "ACTIONS_RUNTIME_TOKEN",
     "SIGSTORE_ID_TOKEN",
@@ -221,6 +221,8 @@ class Inputs:
     references: tuple[Reference, ...] = ()
     digest: str | None = None
     push_from: str | None = None
+    #: the registry that registry-username/-password are for
+    registry: str | None = None
     registry_username: str | None = None
     registry_password: str | None = None
     key: str | None = None
@@ -236,6 +238,8 @@ class Inputs:
     verify_after_sign: bool = True
     insecure_registries: tuple[str, ...] = ()
     registry_ca_bundle: str | None = None
+    #: the fallback credential for ghcr.io (the github-token input)
+    github_token: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -482,6 +486,8 @@ def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProble
         missing = "registry-password" if username else "registry-username"
         problems.append(InputProblem(missing, "registry-username and registry-password go "
                                      "together"))
+    registry = attempt(lambda: credentials_registry(
+        input_value(env, "registry"), bool(username and password), references), None)
 
     key = input_value(env, "key") or None
     if key and mode == "verify":
@@ -514,14 +520,49 @@ def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProble
         return None, problems
     return Inputs(
         mode=mode, images=tuple(images), references=references, digest=digest,
-        push_from=push_from,
+        push_from=push_from, registry=registry,
         registry_username=username, registry_password=password, key=key,
         key_password=key_password, annotations=annotations, recursive=recursive,
         tlog_upload=tlog_upload, fulcio_url=fulcio, rekor_url=rekor,
         trusted_root=trusted_root, policy=policy, insecure_ignore_tlog=ignore_tlog,
         verify_after_sign=verify_after, insecure_registries=insecure,
-        registry_ca_bundle=ca_bundle,
+        registry_ca_bundle=ca_bundle, github_token=env.get("INPUT_GITHUB_TOKEN") or None,
     ), []
+
+
+def credentials_registry(value: str, has_credentials: bool,
+                         references: Sequence[Reference]) -> str | None:
+    """The one registry that typed-in credentials are for: the ``registry`` input, else
+    the only registry of the images. Raises :class:`InputProblem` (``registry``) when
+    that is not clear, so that a password is never offered to another registry."""
+    from signer.errors import Error
+    from signer.reference import parse_reference
+
+    registries = sorted({ref.registry for ref in references})
+    if value:
+        host = value.removeprefix("https://").removeprefix("http://").rstrip("/")
+        try:
+            if not host or "/" in host:
+                raise ValueError
+            named = parse_reference(f"{host}/r/r").registry
+        except (Error, ValueError):
+            raise InputProblem("registry", f"expected a registry host such as ghcr.io or "
+                               f"HOST:PORT, got {value!r}") from None
+        if not has_credentials:
+            raise InputProblem("registry", "only used with registry-username and "
+                               "registry-password")
+        if registries and named not in registries:
+            raise InputProblem("registry", f"{named} is not the registry of any image "
+                               f"({', '.join(registries)})")
+        return named
+    if not has_credentials:
+        return None
+    if len(registries) > 1:
+        raise InputProblem("registry", "registry-username and registry-password are for one "
+                           f"registry, and the images are on {', '.join(registries)}: name "
+                           "theirs with registry (the others use Docker's config, credential "
+                           "helpers or, for ghcr.io, github-token)")
+    return registries[0] if registries else None
 
 
 def secret_values(env: Mapping[str, str]) -> list[str]:
@@ -639,27 +680,32 @@ def write_report(directory: Path, mode: str, results: Sequence[ImageResult],
 
 
 def build_keychain(inputs: Inputs, env: Mapping[str, str]) -> Keychain:
-    """Registry credentials: the inputs for the images' registries, else GitHub's for ghcr.io.
+    """Registry credentials, the first that answers for a registry:
 
-    Docker's ``config.json`` and credential helpers (e.g. after docker/login-action)
-    come next, as for ``docker`` itself.
+    1. ``registry-username``/``-password``, for their one registry only;
+    2. Docker's ``config.json`` and its credential helpers (e.g. after
+       docker/login-action), as for ``docker`` itself;
+    3. for ghcr.io only, the ``github-token`` input (the workflow's GITHUB_TOKEN by
+       default) as the workflow's actor: the fallback, never over a configured login.
     """
     from signer.registry.credentials import (
         ChainKeychain,
         Credentials,
+        DockerConfigKeychain,
         StaticKeychain,
-        default_keychain,
     )
 
-    registries = {ref.registry for ref in inputs.references}
-    if inputs.registry_username and inputs.registry_password:
-        explicit = Credentials(inputs.registry_username, inputs.registry_password)
-        return default_keychain(explicit, registries)
-    actor, token = env.get("SIGNER_GITHUB_ACTOR", ""), env.get("SIGNER_GITHUB_TOKEN", "")
-    if GHCR in registries and actor and token:
-        github = StaticKeychain(Credentials(actor, token), frozenset({GHCR}))
-        return ChainKeychain((github, default_keychain()))
-    return default_keychain()
+    chain: list[Keychain] = []
+    if inputs.registry_username and inputs.registry_password and inputs.registry:
+        chain.append(StaticKeychain(Credentials(inputs.registry_username,
+                                                inputs.registry_password),
+                                    frozenset({inputs.registry})))
+    chain.append(DockerConfigKeychain())
+    if inputs.github_token:
+        actor = env.get("SIGNER_GITHUB_ACTOR") or "github-actions"
+        chain.append(StaticKeychain(Credentials(actor, inputs.github_token),
+                                    frozenset({GHCR})))
+    return ChainKeychain(tuple(chain))
 
 
 def _first_error_exit(results: Sequence[ImageResult]) -> int:

@@ -5,7 +5,8 @@ sources, in the order :func:`default_keychain` consults them: credentials given
 explicitly; Docker's ``config.json`` (``$DOCKER_CONFIG`` or ``~/.docker``) with its
 ``credHelpers``/``credsStore`` programs (``docker-credential-<name> get``, the server
 URL on stdin, the secret read from stdout -- never in argv) and ``auths`` entries;
-``GITHUB_TOKEN`` for ``ghcr.io``. Secrets never appear in ``repr()`` or ``str()``.
+``GITHUB_TOKEN`` for ``ghcr.io``. Secrets never appear in ``repr()`` or ``str()``; a
+helper program runs with a scrubbed environment.
 """
 
 from __future__ import annotations
@@ -27,6 +28,20 @@ GITHUB_REGISTRY = "ghcr.io"
 #: Username Docker's credential helpers return for an identity (refresh) token.
 IDENTITY_TOKEN_USERNAME = "<token>"  # noqa: S105 (a marker, not a secret)
 HELPER_TIMEOUT_SECONDS = 20.0
+#: What a credential helper is given of our environment: what it needs to find its
+#: store (home, locale, temp, proxies, D-Bus, pass/GnuPG, Windows profile paths) and the
+#: variables of the cloud helpers (ecr-login, gcr, acr-env) -- nothing else, so that
+#: our own secrets (action inputs, GITHUB_TOKEN, OIDC request tokens, key passwords)
+#: never reach a program chosen by a config file.
+HELPER_ENVIRONMENT = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TERM",
+    "TMPDIR", "TMP", "TEMP", "DOCKER_CONFIG", "DISPLAY", "DBUS_SESSION_BUS_ADDRESS",
+    "GNUPGHOME", "PASSWORD_STORE_DIR", "SSL_CERT_FILE", "SSL_CERT_DIR",
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+    "SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "COMSPEC", "PATHEXT", "USERPROFILE", "APPDATA",
+    "LOCALAPPDATA", "PROGRAMDATA", "PROGRAMFILES", "HOMEDRIVE", "HOMEPATH",
+})
+HELPER_ENVIRONMENT_PREFIXES = ("LC_", "XDG_", "AWS_", "AZURE_", "GOOGLE_", "CLOUDSDK_")
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 
@@ -142,11 +157,19 @@ class GitHubTokenKeychain:
         return Credentials(self.environ.get("GITHUB_ACTOR") or "github-actions", token)
 
 
+def helper_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The part of ``environ`` a credential helper gets (see :data:`HELPER_ENVIRONMENT`)."""
+    return {name: value for name, value in environ.items()
+            if name in HELPER_ENVIRONMENT or name.upper() in HELPER_ENVIRONMENT
+            or name.startswith(HELPER_ENVIRONMENT_PREFIXES)}
+
+
 def run_credential_helper(helper: str, server: str) -> Credentials | None:
     """Ask ``docker-credential-<helper> get`` for ``server``'s credentials.
 
     The server URL goes on stdin and the secret comes back on stdout, as Docker's
-    protocol prescribes. A missing program or "not found" answer gives None.
+    protocol prescribes; the program runs with :func:`helper_environment`. A missing
+    program or "not found" answer gives None.
     """
     import shutil  # here: most pushes and verifications never run a helper
     import subprocess
@@ -156,7 +179,8 @@ def run_credential_helper(helper: str, server: str) -> Credentials | None:
         return None
     try:
         done = subprocess.run([program, "get"], input=server.encode(), capture_output=True,
-                              timeout=HELPER_TIMEOUT_SECONDS, check=False)
+                              timeout=HELPER_TIMEOUT_SECONDS, check=False,
+                              env=helper_environment(os.environ))
     except (OSError, subprocess.TimeoutExpired):
         raise AuthenticationError(f"credential helper docker-credential-{helper} did not answer",
                                   hint="check the helper program or remove it from "

@@ -143,7 +143,7 @@ def test_secrets_are_masked_line_by_line() -> None:
     stream = io.StringIO()
     Console(stream).mask("line-one\n\nline%two")
     assert stream.getvalue() == "::add-mask::line-one\n::add-mask::line%25two\n"
-    values = {"INPUT_REGISTRY_PASSWORD": "pw", "SIGNER_GITHUB_TOKEN": "ghs_x",
+    values = {"INPUT_REGISTRY_PASSWORD": "pw", "INPUT_GITHUB_TOKEN": "ghs_x",
               "INPUT_KEY": "cosign.key", "INPUT_KEY_PASSWORD": ""}
     assert entrypoint.secret_values(values) == ["pw", "ghs_x"]
     values["INPUT_KEY"] = "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nabc\n"
@@ -205,7 +205,7 @@ def test_main_masks_secrets_first_and_reports_bad_inputs(
     monkeypatch.setenv("INPUT_MODE", "verify")
     monkeypatch.setenv("INPUT_IMAGES", "Bad Ref!, ok.example/r:1")
     monkeypatch.setenv("INPUT_REGISTRY_PASSWORD", "hunter2-secret")
-    monkeypatch.setenv("SIGNER_GITHUB_TOKEN", "ghs_tokenvalue")
+    monkeypatch.setenv("INPUT_GITHUB_TOKEN", "ghs_tokenvalue")
     monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "out"))
     assert entrypoint.main() == 2
     lines = capsys.readouterr().out.splitlines()
