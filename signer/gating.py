@@ -7,7 +7,9 @@ verification: the tag is resolved once, the ``.sig`` signatures (or, when there 
 none, the Sigstore bundle referrers) are fetched once per digest, and each trust root
 needed (:func:`signer.gate.verdict.trust_roots_to_check`) runs the pure verifier over
 that material with its own key or keyless identity and the validator's ``host``
-trust overrides. Distinct images are evaluated concurrently over one registry client.
+trust overrides. A rule's ``with.attestations`` are looked for among the bundle
+referrers: each predicate type needs a bundle that verifies under its trust root and
+names the image. Distinct images are evaluated concurrently over one registry client.
 
 Library use::
 
@@ -24,6 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from signer.digest import parse_digest
 from signer.errors import Error, InputError, NoSignaturesError
 from signer.fetch import (
     VerifyOptions,
@@ -38,8 +41,15 @@ from signer.gate.patterns import connaisseur_name, most_specific_rule
 from signer.gate.policy import Policy, Rule, TrustRoot, Validator
 from signer.gate.verdict import decide, trust_roots_to_check
 from signer.reference import Reference, parse_reference
+from signer.referrers import (
+    ImageBundle,
+    bundle_policy,
+    find_image_bundles,
+    verify_image_bundles,
+)
 from signer.registry.client import RegistryClient
 from signer.trust import TrustedRoot
+from signer.verify.bundle import Artifact, BundleOptions, verify_bundle
 from signer.verify.policy import IdentityPolicy
 from signer.verify.verifier import VerificationPolicy, verify_signatures
 
@@ -70,6 +80,16 @@ class TrustRootResult:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class AttestationResult:
+    """Verified attestations of one required predicate type under one trust root."""
+
+    predicate_type: str
+    trust_root: str
+    valid: int
+    reason: str = ""
+
+
 @dataclass
 class ImageResult:
     """The verdict for one distinct image and every place that names it."""
@@ -82,6 +102,7 @@ class ImageResult:
     rule: Rule | None = None
     validator: Validator | None = None
     trust_roots: list[TrustRootResult] = field(default_factory=list)
+    attestations: list[AttestationResult] = field(default_factory=list)
     #: whether an unresolved reference fails the run (GateOptions.unresolved_fails)
     unresolved_fails: bool = True
 
@@ -105,6 +126,9 @@ class ImageResult:
             "signatures": {root.name: root.valid for root in self.trust_roots},
             "trustRootReasons": {root.name: root.reason for root in self.trust_roots
                                  if root.reason},
+            "attestations": [{"predicateType": a.predicate_type, "trustRoot": a.trust_root,
+                              "verified": a.valid, "reason": a.reason}
+                             for a in self.attestations],
             "locations": [{"file": use.file, "line": use.line, "kind": use.kind,
                            "written": use.reference} for use in self.uses],
         }
@@ -129,14 +153,6 @@ class _Once(Generic[K, V]):
             except BaseException as exc:  # handed to every waiter, then re-raised
                 future.set_exception(exc)
         return future.result()
-
-
-@dataclass(frozen=True)
-class _Material:
-    """What was fetched for one digest: legacy layers or bundles (or neither)."""
-
-    layers: tuple[SignatureLayer, ...] = ()
-    bundles: tuple[Any, ...] = ()
 
 
 def identity_policy(root: TrustRoot) -> IdentityPolicy | None:
@@ -170,28 +186,46 @@ class _Evaluator:
         self.policy = policy
         self.options = options
         self.digests: _Once[str, str] = _Once()
-        self.material: _Once[tuple[str, str], _Material] = _Once()
+        self.layers: _Once[tuple[str, str], tuple[SignatureLayer, ...]] = _Once()
+        self.bundles: _Once[tuple[str, str], tuple[ImageBundle, ...]] = _Once()
         self.trusts = {v.name: validator_trust(options.trust, v) for v in policy.validators}
 
-    def fetch(self, image: Reference, digest: str) -> _Material:
-        repository = signature_repository_reference(image, self.options.signature_repository)
-        try:
-            _, layers = fetch_signature_layers(self.client, repository, digest)
-            return _Material(layers=tuple(layers))
-        except NoSignaturesError:
-            pass
-        from signer.referrers import find_image_bundles
+    def _repository(self, image: Reference) -> Reference:
+        return signature_repository_reference(image, self.options.signature_repository)
 
-        return _Material(bundles=tuple(find_image_bundles(self.client, repository, digest)))
+    def signature_layers(self, image: Reference, digest: str) -> tuple[SignatureLayer, ...]:
+        """The image's ``.sig`` layers (fetched once per repository and digest)."""
+        repository = self._repository(image)
+
+        def fetch() -> tuple[SignatureLayer, ...]:
+            try:
+                return tuple(fetch_signature_layers(self.client, repository, digest)[1])
+            except NoSignaturesError:
+                return ()
+
+        return self.layers.get((repository.repository_name, digest), fetch)
+
+    def image_bundles(self, image: Reference, digest: str) -> tuple[ImageBundle, ...]:
+        """The image's Sigstore bundle referrers (fetched once per repository and digest)."""
+        repository = self._repository(image)
+        return self.bundles.get((repository.repository_name, digest), lambda: tuple(
+            find_image_bundles(self.client, repository, digest)))
+
+    @staticmethod
+    def verification_policy(root: TrustRoot, rule: Rule) -> VerificationPolicy:
+        """What a signature under ``root`` must satisfy for ``rule``."""
+        return VerificationPolicy(key=root.key, identity=identity_policy(root),
+                                  ignore_tlog=not rule.options.verify_tlog,
+                                  ignore_sct=not rule.options.verify_sct)
 
     def check_root(self, validator: Validator, root: TrustRoot, rule: Rule, image: Reference,
-                   digest: str, material: _Material) -> TrustRootResult:
+                   digest: str) -> TrustRootResult:
+        """Valid signatures under one trust root: the ``.sig`` layers, or when the image
+        has none, its bundle referrers (as cosign v3 falls back)."""
         trust = self.trusts[validator.name]
-        policy = VerificationPolicy(key=root.key, identity=identity_policy(root),
-                                    ignore_tlog=not rule.options.verify_tlog,
-                                    ignore_sct=not rule.options.verify_sct)
-        if material.layers:
-            layers: Sequence[SignatureLayer] = material.layers
+        policy = self.verification_policy(root, rule)
+        layers: Sequence[SignatureLayer] = self.signature_layers(image, digest)
+        if layers:
             if validator.host.rekor:
                 layers = attach_online_entries(layers, VerifyOptions(
                     trust, policy, rekor_url=validator.host.rekor))
@@ -199,14 +233,48 @@ class _Evaluator:
             passing = [r for r in results if r.ok]
             reason = "" if passing else "; ".join(dict.fromkeys(r.reason for r in results))
             return TrustRootResult(root.name, len(passing), reason)
-        if material.bundles:
-            from signer.referrers import verify_image_bundles
-
-            bundle_results = verify_image_bundles(list(material.bundles), digest, trust, policy)
+        bundles = self.image_bundles(image, digest)
+        if bundles:
+            bundle_results = verify_image_bundles(list(bundles), digest, trust, policy)
             ok = [b for b in bundle_results if b.ok]
             reason = "" if ok else "; ".join(dict.fromkeys(b.reason for b in bundle_results))
             return TrustRootResult(root.name, len(ok), reason)
         return TrustRootResult(root.name, 0, f"no signatures found for {digest}")
+
+    def check_attestations(self, validator: Validator, rule: Rule, image: Reference,
+                           digest: str) -> list[AttestationResult]:
+        """For each required predicate type: the image's bundle referrers that verify
+        under the named trust root, name the image as subject and have that type."""
+        bundles = self.image_bundles(image, digest)
+        trust = self.trusts[validator.name]
+        artifact = Artifact.from_digest(parse_digest(digest))
+        options = BundleOptions(require_tlog=rule.options.verify_tlog,
+                                require_sct=rule.options.verify_sct, require_dsse=True)
+        results = []
+        for required in rule.options.attestations:
+            root = validator.trust_root(required.trust_root)
+            assert root is not None  # parsing checked the name
+            policy = bundle_policy(self.verification_policy(root, rule))
+            found, problems = 0, []
+            for image_bundle in bundles:
+                try:
+                    verified = verify_bundle(image_bundle.bundle, artifact, trust, policy,
+                                             options)
+                except Error as err:
+                    problems.append(err.message)
+                    continue
+                except Exception as exc:  # hostile bundle bytes fail this bundle only
+                    problems.append(f"malformed bundle ({type(exc).__name__})")
+                    continue
+                if (verified.statement or {}).get("predicateType") == required.predicate_type:
+                    found += 1
+            reason = "" if found else (
+                "; ".join(dict.fromkeys(problems)) if problems
+                else "no verified attestation of this type" if bundles
+                else "the image has no Sigstore bundle referrers")
+            results.append(AttestationResult(required.predicate_type, root.name, found,
+                                             reason))
+        return results
 
     def evaluate(self, name: str, image: Reference, result: ImageResult) -> None:
         rule = most_specific_rule(self.policy.rules, name)
@@ -222,25 +290,27 @@ class _Evaluator:
             try:
                 digest = self.digests.get(name, lambda: resolve_image_digest(self.client, image))
                 result.digest = digest
-                material = self.material.get(
-                    (image.repository_name, digest), lambda: self.fetch(image, digest))
+                for root_name in roots:
+                    root = validator.trust_root(root_name)
+                    assert root is not None  # parsing checked every name
+                    outcome = self.check_root(validator, root, rule, image, digest)
+                    result.trust_roots.append(outcome)
+                    valid[root_name] = outcome.valid
+                    if outcome.reason:
+                        reasons[root_name] = outcome.reason
+                if rule.options.attestations:
+                    result.attestations = self.check_attestations(validator, rule, image,
+                                                                  digest)
             except Error as err:
                 self._finish(result, rule, False, err.message)
                 return
-            for root_name in roots:
-                root = validator.trust_root(root_name)
-                assert root is not None  # parsing checked every name
-                outcome = self.check_root(validator, root, rule, image, digest, material)
-                result.trust_roots.append(outcome)
-                valid[root_name] = outcome.valid
-                if outcome.reason:
-                    reasons[root_name] = outcome.reason
         verdict = decide(validator, rule.options, valid, reasons)
         allowed, reason = verdict.allowed, verdict.reason
-        if allowed and rule.options.attestations:
-            wanted = ", ".join(a.predicate_type for a in rule.options.attestations)
-            allowed, reason = False, (f"the rule requires attestations ({wanted}), which this "
-                                      "version of signer cannot verify yet")
+        missing = [a for a in result.attestations if not a.valid]
+        if allowed and missing:
+            allowed, reason = False, "; ".join(
+                f"no {a.predicate_type} attestation by trust root {a.trust_root!r}: {a.reason}"
+                for a in missing)
         self._finish(result, rule, allowed, reason)
 
     @staticmethod

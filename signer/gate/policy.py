@@ -13,7 +13,8 @@ signer's extensions, documented in the README:
   (source repository, ``OWNER/REPO`` or its URL), ``ref`` (source ref),
   ``workflow`` (signer workflow, ``OWNER/REPO/PATH[@REF]``), ``githubHosted``
   (true: GitHub-hosted runners only), and the exact legacy ``trigger`` and ``sha``;
-- ``with.attestations``: predicate types that must be attested, each by a trust root;
+- ``with.attestations``: in-toto predicate types that must be attested for the image
+  (Sigstore bundle referrers), each signed under a named trust root;
 - ``with.mode``: ``enforce`` (default) or ``warn``; Connaisseur's own values
   ``mutate`` and ``insecureValidateOnly`` mean ``enforce`` here.
 

@@ -13,6 +13,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from sigstore.dsse import Statement
+from sigstore.models import ClientTrustConfig
+from sigstore.oidc import IdentityToken
+from sigstore.sign import SigningContext
 
 from signer.keys import public_key_pem
 from signer.reference import Reference, parse_reference
@@ -22,6 +26,7 @@ from signer.testing.images import write_oci_layout
 from signer.testing.registry import LocalRegistry
 from signer.testing.stack import Stack
 from signer.trust import TrustedRoot
+from tests.integration.bundle.test_referrers import _attach as attach_bundle
 from tests.sigstore_fixtures import sigstore_stack  # noqa: F401
 
 #: image name -> who signs it
@@ -33,7 +38,13 @@ SIGNERS: dict[str, tuple[str, ...]] = {
     "mail": ("email",),             # keyless by an e-mail identity: refused
     "unsigned": (),                 # nothing: refused
     "tool": (),                     # warn rule: warns, does not fail the run
+    "prov": ("release",),           # + SLSA provenance attestation: passes the attested rule
+    "noprov": ("release",),         # + only an SPDX attestation: refused by the attested rule
 }
+SLSA = "https://slsa.dev/provenance/v1"
+SPDX = "https://spdx.dev/Document"
+#: image name -> predicate types attested for it (Sigstore bundle referrers)
+ATTESTED = {"prov": (SLSA, SPDX), "noprov": (SPDX,)}
 
 
 @dataclass
@@ -126,6 +137,10 @@ application:
   - pattern: "{registry}/gate/tool*"
     with:
       mode: warn
+  - pattern: "{registry}/gate/*prov*"
+    with:
+      attestations:
+      - predicateType: {SLSA}
 """)
 
 
@@ -172,6 +187,18 @@ metadata:
 data:
   image: {tag("unsigned")}
 """)
+    (root / "deploy" / "attested.yaml").write_text(f"""\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: attested
+spec:
+  containers:
+  - name: prov
+    image: {tag("prov")}
+  - name: noprov
+    image: {tag("noprov")}
+""")
     (root / "compose.yaml").write_text(f"""\
 services:
   web:
@@ -204,6 +231,24 @@ jobs:
     steps:
     - uses: docker://{tag("app")}
 """)
+
+
+def attest(client: RegistryClient, ref: Reference, digest: str, stack: Stack,
+           predicate_type: str) -> None:
+    """Attach an in-toto attestation of ``predicate_type`` for ``digest``, signed keyless
+    by the stack's default GitHub identity with sigstore-python (an independent writer),
+    as a bundle referrer in cosign v3's layout."""
+    statement = json.dumps({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": ref.repository_name, "digest": {"sha256": digest.split(":")[1]}}],
+        "predicateType": predicate_type,
+        "predicate": {"buildType": "https://example.com/test"},
+    }).encode()
+    context = SigningContext.from_trust_config(
+        ClientTrustConfig.from_json(stack.client_trust_config_path.read_text()))
+    with context.signer(IdentityToken(stack.issue_token())) as signer:
+        bundle = signer.sign_dsse(Statement(statement)).to_json().encode()
+    attach_bundle(client, ref, digest, bundle)
 
 
 @pytest.fixture(scope="module")
@@ -241,6 +286,8 @@ def fixture_repo(registry: LocalRegistry, sigstore_stack: Stack,  # noqa: F811
                 options = (SignOptions(key=keys[signer], **common) if signer in keys  # type: ignore[arg-type]
                            else SignOptions(identity_token=tokens[signer], **common))  # type: ignore[arg-type]
                 sign_images(client, [ref], options)
+            for predicate_type in ATTESTED.get(name, ()):
+                attest(client, ref, layout.digest, sigstore_stack, predicate_type)
     root = base / "repo"
     write_files(root, images, digests)
     policy = base / "values.yaml"

@@ -99,8 +99,20 @@ def test_every_verdict_and_location(fixture_repo: FixtureRepo) -> None:
     assert later["image"].endswith(":${APP_TAG}")
     assert "${APP_TAG} has no default" in later["reason"]
     assert places(later) == ["./compose.yaml:9"]
-    assert len(rows) == 11
-    assert "11 images in 13 references: 4 passed, 5 refused, 1 warned, 1 unresolved" in \
+    prov, noprov = row("prov"), row("noprov")
+    assert prov["result"] == "pass", prov
+    assert prov["signatures"] == {"default": 1}
+    assert prov["attestations"] == [{"predicateType": "https://slsa.dev/provenance/v1",
+                                     "trustRoot": "default", "verified": 1, "reason": ""}]
+    assert places(prov) == ["./deploy/attested.yaml:8"]
+    assert noprov["result"] == "fail" and noprov["signatures"] == {"default": 1}
+    assert noprov["attestations"][0]["verified"] == 0
+    assert noprov["reason"] == ("no https://slsa.dev/provenance/v1 attestation by trust root "
+                                "'default': no verified attestation of this type")
+    assert places(noprov) == ["./deploy/attested.yaml:10"]
+
+    assert len(rows) == 13
+    assert "13 images in 15 references: 5 passed, 6 refused, 1 warned, 1 unresolved" in \
         result.stderr
 
 
@@ -187,5 +199,5 @@ def test_images_per_second_in_one_call(fixture_repo: FixtureRepo,
     result = gate(fixture_repo, ".")
     seconds = time.perf_counter() - started
     assert result.returncode == 1
-    print(f"\nfixture repository: 11 images in {seconds:.2f} s "
-          f"({11 / seconds:.1f} images/s, one process)")
+    print(f"\nfixture repository: 13 images in {seconds:.2f} s "
+          f"({13 / seconds:.1f} images/s, one process)")

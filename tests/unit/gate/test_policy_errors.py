@@ -65,6 +65,9 @@ def test_valid_policy_bare_sections_and_extensions() -> None:
      "policy[0].with.trust_root: unknown key"),
     ('- pattern: "*:*"\n', '- pattern: "*:*"\n  with:\n    mode: loud\n',
      "policy[0].with.mode: unknown mode 'loud'"),
+    ('- pattern: "*:*"\n', '- pattern: "*:*"\n  with:\n    attestations:\n'
+     '    - predicateType: https://slsa.dev/provenance/v1\n      trustRoot: nobody\n',
+     "policy[0].with.attestations[0].trustRoot: unknown trust root 'nobody'"),
     ('- pattern: "*:*"\n', '- pattern: "*[:*"\n', "policy[0].pattern: unclosed '['"),
     ('subjectRegex: "^https://github\\\\.com/octo/"', 'subjectRegex: "(unclosed"',
      "validators[0].trustRoots[1].keyless.subjectRegex: invalid regular expression"),
