@@ -27,11 +27,12 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from signer.digest import parse_digest
-from signer.errors import Error, InputError, NoSignaturesError
+from signer.errors import Error, InputError
 from signer.fetch import (
     VerifyOptions,
     attach_online_entries,
     fetch_signature_layers,
+    judge_image,
     resolve_image_digest,
     signature_repository_reference,
 )
@@ -45,13 +46,12 @@ from signer.referrers import (
     ImageBundle,
     bundle_policy,
     find_image_bundles,
-    verify_image_bundles,
 )
 from signer.registry.client import RegistryClient
 from signer.trust import TrustedRoot
 from signer.verify.bundle import Artifact, BundleOptions, verify_bundle
 from signer.verify.policy import IdentityPolicy
-from signer.verify.verifier import VerificationPolicy, verify_signatures
+from signer.verify.verifier import VerificationPolicy
 
 PASS, FAIL, WARN, UNRESOLVED = "pass", "fail", "warn", "unresolved"
 DEFAULT_MAX_WORKERS = 32
@@ -155,6 +155,17 @@ class _Once(Generic[K, V]):
         return future.result()
 
 
+@dataclass(frozen=True)
+class _Gathered:
+    """Both signature formats of one digest, and what gathering either one raised."""
+
+    layers: tuple[SignatureLayer, ...]
+    bundles: tuple[ImageBundle, ...]
+    signature_reference: Reference | None
+    legacy_error: Error | None
+    bundle_error: Error | None
+
+
 def identity_policy(root: TrustRoot) -> IdentityPolicy | None:
     """The keyless identity of a trust root as signer's identity policy."""
     if root.keyless is None:
@@ -186,30 +197,32 @@ class _Evaluator:
         self.policy = policy
         self.options = options
         self.digests: _Once[str, str] = _Once()
-        self.layers: _Once[tuple[str, str], tuple[SignatureLayer, ...]] = _Once()
-        self.bundles: _Once[tuple[str, str], tuple[ImageBundle, ...]] = _Once()
+        self.gathered: _Once[tuple[str, str], _Gathered] = _Once()
         self.trusts = {v.name: validator_trust(options.trust, v) for v in policy.validators}
 
-    def _repository(self, image: Reference) -> Reference:
-        return signature_repository_reference(image, self.options.signature_repository)
+    def gather(self, image: Reference, digest: str) -> _Gathered:
+        """Both signature formats of ``digest``, fetched once per repository and digest
+        (as ``signer verify`` gathers them; a failure of one format is kept beside the
+        other's material)."""
+        repository = signature_repository_reference(image, self.options.signature_repository)
 
-    def signature_layers(self, image: Reference, digest: str) -> tuple[SignatureLayer, ...]:
-        """The image's ``.sig`` layers (fetched once per repository and digest)."""
-        repository = self._repository(image)
-
-        def fetch() -> tuple[SignatureLayer, ...]:
+        def fetch() -> _Gathered:
+            sig_ref: Reference | None = None
+            layers: list[SignatureLayer] = []
+            bundles: list[ImageBundle] = []
+            legacy_error = bundle_error = None
             try:
-                return tuple(fetch_signature_layers(self.client, repository, digest)[1])
-            except NoSignaturesError:
-                return ()
+                sig_ref, layers = fetch_signature_layers(self.client, repository, digest)
+            except Error as err:
+                legacy_error = err
+            try:
+                bundles = find_image_bundles(self.client, repository, digest)
+            except Error as err:
+                bundle_error = err
+            return _Gathered(tuple(layers), tuple(bundles), sig_ref, legacy_error,
+                             bundle_error)
 
-        return self.layers.get((repository.repository_name, digest), fetch)
-
-    def image_bundles(self, image: Reference, digest: str) -> tuple[ImageBundle, ...]:
-        """The image's Sigstore bundle referrers (fetched once per repository and digest)."""
-        repository = self._repository(image)
-        return self.bundles.get((repository.repository_name, digest), lambda: tuple(
-            find_image_bundles(self.client, repository, digest)))
+        return self.gathered.get((repository.repository_name, digest), fetch)
 
     @staticmethod
     def verification_policy(root: TrustRoot, rule: Rule) -> VerificationPolicy:
@@ -220,32 +233,30 @@ class _Evaluator:
 
     def check_root(self, validator: Validator, root: TrustRoot, rule: Rule, image: Reference,
                    digest: str) -> TrustRootResult:
-        """Valid signatures under one trust root: the ``.sig`` layers, or when the image
-        has none, its bundle referrers (as cosign v3 falls back)."""
-        trust = self.trusts[validator.name]
-        policy = self.verification_policy(root, rule)
-        layers: Sequence[SignatureLayer] = self.signature_layers(image, digest)
-        if layers:
-            if validator.host.rekor:
-                layers = attach_online_entries(layers, VerifyOptions(
-                    trust, policy, rekor_url=validator.host.rekor))
-            results = verify_signatures(layers, digest, trust, policy, image)
-            passing = [r for r in results if r.ok]
-            reason = "" if passing else "; ".join(dict.fromkeys(r.reason for r in results))
-            return TrustRootResult(root.name, len(passing), reason)
-        bundles = self.image_bundles(image, digest)
-        if bundles:
-            bundle_results = verify_image_bundles(list(bundles), digest, trust, policy)
-            ok = [b for b in bundle_results if b.ok]
-            reason = "" if ok else "; ".join(dict.fromkeys(b.reason for b in bundle_results))
-            return TrustRootResult(root.name, len(ok), reason)
-        return TrustRootResult(root.name, 0, f"no signatures found for {digest}")
+        """Valid signatures under one trust root, judged as ``signer verify`` judges
+        them (every ``.sig`` layer and signature bundle, each failing alone)."""
+        gathered = self.gather(image, digest)
+        options = VerifyOptions(self.trusts[validator.name],
+                                self.verification_policy(root, rule),
+                                rekor_url=validator.host.rekor)
+        layers: Sequence[SignatureLayer] = gathered.layers
+        if validator.host.rekor and layers:
+            layers = attach_online_entries(layers, options)
+        verdict = judge_image(image, digest, layers, gathered.bundles, options,
+                              signature_reference=gathered.signature_reference,
+                              legacy_error=gathered.legacy_error,
+                              bundle_error=gathered.bundle_error)
+        valid = len(verdict.passing) + len(verdict.passing_bundles)
+        reason = "" if valid else (verdict.error.message if verdict.error is not None
+                                   else "no valid signature")
+        return TrustRootResult(root.name, valid, reason)
 
     def check_attestations(self, validator: Validator, rule: Rule, image: Reference,
                            digest: str) -> list[AttestationResult]:
         """For each required predicate type: the image's bundle referrers that verify
         under the named trust root, name the image as subject and have that type."""
-        bundles = self.image_bundles(image, digest)
+        gathered = self.gather(image, digest)
+        bundles = [b.bundle for b in gathered.bundles if b.bundle is not None]
         trust = self.trusts[validator.name]
         artifact = Artifact.from_digest(parse_digest(digest))
         options = BundleOptions(require_tlog=rule.options.verify_tlog,
@@ -256,10 +267,9 @@ class _Evaluator:
             assert root is not None  # parsing checked the name
             policy = bundle_policy(self.verification_policy(root, rule))
             found, problems = 0, []
-            for image_bundle in bundles:
+            for bundle in bundles:
                 try:
-                    verified = verify_bundle(image_bundle.bundle, artifact, trust, policy,
-                                             options)
+                    verified = verify_bundle(bundle, artifact, trust, policy, options)
                 except Error as err:
                     problems.append(err.message)
                     continue
@@ -271,6 +281,8 @@ class _Evaluator:
             reason = "" if found else (
                 "; ".join(dict.fromkeys(problems)) if problems
                 else "no verified attestation of this type" if bundles
+                else f"bundle referrers: {gathered.bundle_error.message}"
+                if gathered.bundle_error is not None
                 else "the image has no Sigstore bundle referrers")
             results.append(AttestationResult(required.predicate_type, root.name, found,
                                              reason))
