@@ -118,3 +118,25 @@ def test_github_workflow_flags(conformance_dir: Path, capsys: pytest.CaptureFixt
     argv[argv.index("--certificate-github-workflow-ref") + 1] = "refs/heads/main"
     assert main(argv) == 1
     assert "Error: identity: certificate githubWorkflowRef" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra_material", ["x509CertificateChain", "publicKey"])
+def test_verification_material_holds_one_kind_of_key_material(
+        conformance_dir: Path, tmp_path: Path, extra_material: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """``certificate``, ``x509CertificateChain`` and ``publicKey`` are one protobuf
+    oneof: a bundle that sets two of them is malformed (Go's protojson refuses it),
+    even when the extra one holds the same certificate."""
+    case = conformance_dir / "bundles" / "sc-happy-path-v0.3"
+    bundle = json.loads((case / "bundle.json").read_text())
+    material = bundle["verificationMaterial"]
+    material[extra_material] = ({"certificates": [material["certificate"]]}
+                                if extra_material == "x509CertificateChain"
+                                else {"hint": "key"})
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle))
+    code = main(["verify-blob", "--bundle", str(path), "--trusted-root",
+                 str(conformance_dir / "trust/public-good-trusted_root.json"), *IDENTITY,
+                 str(case / "artifact")])
+    assert code == 1
+    assert "verificationMaterial" in capsys.readouterr().err
