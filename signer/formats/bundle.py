@@ -359,6 +359,10 @@ def parse_bundle(data: bytes | str | Mapping[str, Any]) -> Bundle:
     chain: tuple[x509.Certificate, ...] = ()
     chain_present = False
     hint = None
+    kinds = [k for k in ("certificate", "x509CertificateChain", "publicKey")
+             if material.get(k) is not None]
+    if len(kinds) > 1:  # one protobuf oneof: a second value is malformed, not ignored
+        raise _fail(f"verificationMaterial sets more than one of {', '.join(kinds)}")
     if material.get("certificate") is not None:
         cert_obj = _need_obj(material["certificate"], "verificationMaterial.certificate")
         certificate = _certificate(_b64(cert_obj.get("rawBytes"),
