@@ -154,6 +154,8 @@ def interpolate(text: str, known: dict[str, str | None] | None = None) -> tuple[
 def _expression_problem(text: str) -> str | None:
     if "${{" in text:
         return "contains a GitHub Actions expression (${{ ... }}), known only when the job runs"
+    if "{{" in text:
+        return "contains a template expression ({{ ... }}), known only when it is rendered"
     return None
 
 
@@ -193,7 +195,7 @@ def _use(value: Any, file: str, line: int, kind: str, resolved: tuple[str, str |
     if not isinstance(value, str) or not value.strip():
         return ImageUse(str(value), file, line, kind, "the image is not a non-empty string")
     text, problem = resolved if resolved is not None else (value.strip(), None)
-    return ImageUse(text.strip(), file, line, kind, problem)
+    return ImageUse(text.strip(), file, line, kind, problem or _expression_problem(value))
 
 
 # -------------------------------------------------------------------- compose

@@ -82,6 +82,18 @@ items:
         ("ghcr.io/o/sts:3", 45, None), ("ghcr.io/o/ds:4", 52, None)]
 
 
+def test_template_expressions_are_unresolved(tmp_path: Path) -> None:
+    path = _write(tmp_path, "pod.yaml", """\
+apiVersion: v1
+kind: Pod
+spec:
+  containers:
+  - image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
+""")
+    [use] = images_in_file(path)
+    assert use.unresolved is not None and "template expression" in use.unresolved
+
+
 def test_compose_services_with_interpolation(tmp_path: Path) -> None:
     path = _write(tmp_path, "compose.yaml", """\
 services:
