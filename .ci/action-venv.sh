@@ -10,7 +10,7 @@ stamp=.action-runner/.installed
 if [ ! -f "$stamp" ] || [ .github/action-requirements.txt -nt "$stamp" ] || [ action.yml -nt "$stamp" ]; then
   echo "setup: running the action's install step (venv in .action-runner/)" >&2
   rm -rf .action-runner
-  .venv/bin/python -m tests.integration.action.runner_emulator --install \
+  .venv/bin/python -m signer.testing.runner --install \
     --python "$(command -v "${PYTHON:-python3}")" >/dev/null
   touch "$stamp"
 fi

@@ -5,15 +5,20 @@ and the local Sigstore stack on 127.0.0.1, builds a small image, pushes it, sign
 keyless through the GitHub-Actions-style token endpoint (the same environment
 variables a job with ``id-token: write`` has), verifies it with an identity policy
 (printing what ``cosign verify`` prints), then shows an unsigned image (exit 10) and a
-wrong identity (exit 12) rejected, and stops everything it started. Every ``signer``
-command is echoed before it runs (secrets shown as ``***``) so the reader sees what
-they would type. Exit 0 only if every step behaved as expected.
+wrong identity (exit 12) rejected. Then it runs the GitHub Action itself -- this
+checkout's ``action.yml`` as a runner runs it (:mod:`signer.testing.runner`), in a job
+whose ``id-token: write`` token endpoint is the local stack's -- to push and sign an
+image and then verify it, printing each step's log, outputs and job summary as a user
+sees them. Finally it stops everything it started. Every ``signer`` command is echoed
+before it runs (secrets shown as ``***``) so the reader sees what they would type.
+Exit 0 only if every step behaved as expected.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shlex
 import subprocess
 import sys
@@ -21,6 +26,11 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from signer.testing.runner import ActionRun
+    from signer.testing.stack import Stack
 
 COMMAND_TIMEOUT = 120
 
@@ -59,13 +69,95 @@ class Demo:
         for stream_text in (completed.stderr, completed.stdout):
             if stream_text:
                 print(stream_text.rstrip("\n"), flush=True)
-        if completed.returncode == expect:
-            print(f"-> exit {completed.returncode} (expected) in {elapsed:.2f}s", flush=True)
-        else:
-            message = f"{title}: exit {completed.returncode}, expected {expect}"
-            print(f"-> FAILED: {message}", flush=True)
-            self.failures.append(message)
+        self.outcome(completed.returncode == expect,
+                     f"exit {completed.returncode} (expected) in {elapsed:.2f}s",
+                     f"{title}: exit {completed.returncode}, expected {expect}")
         return completed
+
+    def outcome(self, expected: bool, success: str, failure: str) -> None:
+        """Print ``-> success``, or record and print ``-> FAILED: failure``."""
+        if expected:
+            print(f"-> {success}", flush=True)
+        else:
+            print(f"-> FAILED: {failure}", flush=True)
+            self.failures.append(failure)
+
+
+def show_action(demo: Demo, title: str, job_root: Path, inputs: Mapping[str, str],
+                stack: Stack, github_token: str) -> ActionRun:
+    """Run this checkout's action.yml as a runner runs it, in a job with
+    ``id-token: write`` served by the local stack; print what a user sees: the step's
+    ``with:``, the log, the step outputs and the job summary."""
+    from signer.testing.oidc_server import default_github_claims
+    from signer.testing.runner import github_job, run_job_action
+
+    demo.steps += 1
+    demo.heading(f"{demo.steps}. {title}")
+    repository = str(default_github_claims(stack.oidc_issuer_url, "sigstore", 0)["repository"])
+    job = github_job(job_root, repository=repository, github_token=github_token,
+                     id_token_endpoint=(stack.token_request_url, stack.token_request_token))
+    print(f"# a job of {repository} with `permissions: id-token: write`: "
+          f"ACTIONS_ID_TOKEN_REQUEST_URL={stack.token_request_url} "
+          "ACTIONS_ID_TOKEN_REQUEST_TOKEN=***; GITHUB_OUTPUT and GITHUB_STEP_SUMMARY are "
+          f"files under {job.temp}")
+    print("- uses: ./   # this checkout's action.yml")
+    print("  with:")
+    for name, value in inputs.items():
+        print(f"    {name}: {value}")
+    started = time.monotonic()
+    run = run_job_action(job, inputs)
+    elapsed = time.monotonic() - started
+    for step in run.steps:
+        how = (" -- not run here: entrypoint.py gets the interpreter of the venv the "
+               "action's own install step made (.ci/action-venv.sh)"
+               if step.skipped_reason else "")
+        print(f"  [{step.outcome}] {step.name}{how}")
+    print("--- log", flush=True)
+    print(run.log.rstrip("\n"))
+    print("--- step outputs (steps.<id>.outputs)")
+    for name, value in run.outputs.items():
+        print(f"{name}={value}")
+    print("--- job summary (GITHUB_STEP_SUMMARY, Markdown)")
+    print(run.summary.rstrip("\n"), flush=True)
+    demo.outcome(run.succeeded, f"action exit 0 (expected) in {elapsed:.2f}s",
+                 f"{title}: the action failed (exit {run.exit_code})")
+    return run
+
+
+def run_action_steps(demo: Demo, workdir: Path, registry_host: str, stack: Stack) -> None:
+    """The GitHub Action itself: push and sign an image, then verify it, each as a step
+    of a job would run it."""
+    from signer.testing.images import write_oci_layout
+
+    # the job's GITHUB_TOKEN: a local registry never asks for it; it must never show
+    github_token = "ghs_" + secrets.token_hex(18)
+    image = write_oci_layout(workdir / "action-image", seed="signer-demo-action", tag="v1")
+    target = f"{registry_host}/demo/action-app:v1"
+    local_sigstore = {"fulcio-url": stack.fulcio_url, "rekor-url": stack.rekor_url,
+                      "trusted-root": str(stack.trusted_root_path)}
+    signed = show_action(demo, "The GitHub Action: push an image and sign it keyless",
+                         workdir / "job-sign",
+                         {"push-from": str(image.path), "images": target, **local_sigstore},
+                         stack, github_token)
+    _expect(demo, signed.outputs.get("digest") == image.digest
+            and signed.outputs.get("verified") == "true",
+            "the action's sign step did not report the pushed digest as verified")
+    verified = show_action(
+        demo, "The GitHub Action: verify the image with an identity policy",
+        workdir / "job-verify",
+        {"mode": "verify", "images": target,
+         "certificate-identity": stack.default_identity,
+         "certificate-oidc-issuer": stack.oidc_issuer_url,
+         "trusted-root": str(stack.trusted_root_path)}, stack, github_token)
+    _expect(demo, verified.outputs.get("verified") == "true"
+            and verified.outputs.get("certificate-identity") == stack.default_identity,
+            "the action's verify step did not report the signer's identity as verified")
+    shown = [line for run in (signed, verified) for line in run.raw_log.splitlines()
+             if not line.startswith("::add-mask::")]  # the runner consumes those
+    shown += [signed.summary, verified.summary, *signed.outputs.values(),
+              *verified.outputs.values()]
+    _expect(demo, not any(github_token in text for text in shown),
+            "the job's GITHUB_TOKEN appeared in the action's output")
 
 
 def _expect(demo: Demo, condition: bool, message: str) -> None:
@@ -141,6 +233,7 @@ def run_demo(workdir: Path) -> int:
                      "https://github.com/octo-org/other-repo/.github/workflows/release.yml"
                      "@refs/heads/main", "--certificate-oidc-issuer", issuer, *trust, app],
                     expect=12)
+        run_action_steps(demo, workdir, registry.host, stack)
         demo.heading("Stopping the registry and the Sigstore stack")
     print(f"\nDemo finished in {time.monotonic() - started:.1f}s: "
           + ("every step behaved as expected." if not demo.failures

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from signer.testing.runner import ActionRun, action_venv_python, github_job, run_job_action
 from signer.testing.stack import Stack
-from tests.integration.action.runner_emulator import (
-    ACTION_VENV_PYTHON,
-    ActionRun,
-    run_action,
-)
 from tests.sigstore_fixtures import sigstore_stack  # noqa: F401
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -42,30 +37,12 @@ class ActionHarness:
         step made (``.ci/action-venv.sh``), as on a runner.
         """
         index = len(list(self.tmp.glob("run-*")))
-        root = self.tmp / f"run-{index}"
-        workspace, temp, home = root / "workspace", root / "temp", root / "home"
-        for directory in (workspace, temp, home / ".docker"):
-            directory.mkdir(parents=True)
-        env = {
-            "PATH": os.environ["PATH"],
-            "HOME": str(home),
-            "DOCKER_CONFIG": str(home / ".docker"),  # no host credentials leak in
-            "LANG": "C.UTF-8",
-            "GITHUB_REPOSITORY": repository,
-            "GITHUB_SERVER_URL": "https://github.com",
-            "RUNNER_OS": "Linux",
-        }
-        if id_token:
-            env["ACTIONS_ID_TOKEN_REQUEST_URL"] = self.stack.token_request_url
-            env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = self.stack.token_request_token
-        env.update(extra_env or {})
-        github = {
-            "token": GITHUB_TOKEN, "actor": "octocat", "repository": repository,
-            "server_url": "https://github.com", "workspace": str(workspace),
-        }
-        return run_action(REPO_ROOT, inputs, workspace=workspace, temp=temp, env=env,
-                          github=github, python=action_python(), runner_os=runner_os,
-                          runner_arch=runner_arch)
+        endpoint = (self.stack.token_request_url, self.stack.token_request_token)
+        job = github_job(self.tmp / f"run-{index}", repository=repository,
+                         github_token=GITHUB_TOKEN,
+                         id_token_endpoint=endpoint if id_token else None,
+                         extra_env=extra_env)
+        return run_job_action(job, inputs, runner_os=runner_os, runner_arch=runner_arch)
 
     def stack_inputs(self) -> dict[str, str]:
         """Inputs pointing the action at the local Sigstore stack."""
@@ -78,10 +55,10 @@ class ActionHarness:
 
 def action_python() -> str:
     """The interpreter of the venv made by the action's own install step."""
-    if not ACTION_VENV_PYTHON.exists():
-        pytest.fail("the action's venv is missing: run bash .ci/setup.sh "
-                    "(it runs the action's install step, .ci/action-venv.sh)")
-    return str(ACTION_VENV_PYTHON)
+    try:
+        return action_venv_python()
+    except FileNotFoundError as missing:
+        pytest.fail(str(missing))
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import pytest
 
 from signer.testing.images import write_oci_layout
 from signer.testing.registry import LocalRegistry
+from signer.testing.runner import ActionRun
 from signer.testing.stack import Stack
 from tests.integration.action.conftest import (
     GITHUB_TOKEN,
@@ -27,7 +28,6 @@ from tests.integration.action.conftest import (
     assert_no_secrets,
     report_of,
 )
-from tests.integration.action.runner_emulator import ActionRun
 
 pytestmark = pytest.mark.slow
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from signer.testing.runner import ActionRun, run_action
 from tests.integration.action.conftest import REPO_ROOT, action_python
-from tests.integration.action.runner_emulator import ActionRun, run_action
 
 LOCK = REPO_ROOT / ".github" / "action-requirements.txt"
 

@@ -1,6 +1,6 @@
 """The composite action, run as a runner runs it, against a real registry and local Sigstore.
 
-Each test runs ``action.yml`` through :mod:`runner_emulator` (which skips only the
+Each test runs ``action.yml`` through :mod:`signer.testing.runner` (which skips only the
 setup-python and pip-install steps, pointing at this repository's ``.venv``): its
 expressions are evaluated, its ``run:`` steps run in bash with the runner's files,
 ``ACTIONS_ID_TOKEN_REQUEST_URL``/``_TOKEN`` are served by the local stack's

@@ -20,4 +20,17 @@ def test_demo_runs_every_step_and_stops_what_it_started() -> None:
     assert "$ GITHUB_ACTIONS=true ACTIONS_ID_TOKEN_REQUEST_URL=" in out
     assert "ACTIONS_ID_TOKEN_REQUEST_TOKEN='***'" in out
     assert '"docker-manifest-digest":"sha256:' in out
+    # then the action itself, as a runner runs it: its steps, outputs and job summary
+    action_part = out[out.index("The GitHub Action: push an image and sign it keyless"):]
+    assert [line for line in action_part.splitlines() if line.startswith("-> ")] == [
+        line for line in action_part.splitlines() if line.startswith("-> action exit 0 ")]
+    assert action_part.count("-> action exit 0 (expected)") == 2
+    assert action_part.count("[success] Check that signer supports this runner") == 2
+    assert action_part.count("[success] Run signer") == 2
+    assert action_part.count("\nverified=true\n") == 2
+    assert "\ndigest=sha256:" in action_part
+    assert "\nrekor-entry-url=http://127.0.0.1:" in action_part
+    assert "## signer sign: ✅ success" in action_part
+    assert "## signer verify: ✅ success" in action_part
+    assert "ACTIONS_ID_TOKEN_REQUEST_TOKEN=***" in action_part
     assert "FAILED" not in out

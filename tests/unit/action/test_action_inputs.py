@@ -22,7 +22,7 @@ from entrypoint import (
     write_outputs,
     write_report,
 )
-from tests.integration.action.runner_emulator import parse_command_file
+from signer.testing.runner import parse_command_file
 
 METADATA_TAGS = "ghcr.io/o/r:1.2.3\nghcr.io/o/r:1.2\nghcr.io/o/r:latest\n"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.action.runner_emulator import ActionRun, ExpressionError, run_action
+from signer.testing.runner import ActionRun, ExpressionError, run_action
 
 ACTION = """
 name: t

@@ -13,8 +13,7 @@ What is emulated faithfully:
   fresh ``GITHUB_OUTPUT``, ``GITHUB_ENV``, ``GITHUB_PATH`` and ``GITHUB_STEP_SUMMARY``
   files per step, read back afterwards (``name=value`` and ``name<<DELIM`` forms);
 * the log is processed as the runner does: ``::add-mask::`` lines register secrets and
-  are not shown, and every registered secret is replaced by ``***`` in later lines.
-
+  are not shown, and every registered secret is replaced by ``***`` in later lines;
 * the ``runner`` context has ``os``, ``arch`` and ``temp`` (and the step environment
   ``RUNNER_OS``/``RUNNER_ARCH``/``RUNNER_TEMP``), so a test can pose as another runner.
 
@@ -23,8 +22,13 @@ interpreter of this machine (its ``python-path`` output). The action's own insta
 step (a venv, then ``pip install --require-hashes --only-binary=:all:`` from the lock)
 needs the package index, so :func:`install_action_venv` runs it -- the step exactly as
 ``action.yml`` has it, through this emulator -- once, from ``.ci/action-venv.sh``;
-tests then skip that step and get its ``python`` output from that venv
+tests and the demo then skip that step and get its ``python`` output from that venv
 (:data:`ACTION_VENV_PYTHON`). Any other ``uses:`` step is an error.
+
+:func:`github_job` lays out what a GitHub-hosted job gives a step (workspace, temp, a
+clean home, ``GITHUB_*`` and the ``id-token: write`` variables); :func:`run_job_action`
+runs this checkout's ``action.yml`` in it. The action's tests and ``bash .ci/demo.sh``
+both use them.
 """
 
 from __future__ import annotations
@@ -41,12 +45,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
+import yaml
 
 EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
 PROPERTY_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*$")
+#: the checkout: action.yml, entrypoint.py and the package (the emulator runs from one)
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 #: where .ci/action-venv.sh runs the action's install step (``runner.temp`` for it)
-ACTION_RUNNER_TEMP = Path(__file__).resolve().parents[3] / ".action-runner"
+ACTION_RUNNER_TEMP = REPOSITORY_ROOT / ".action-runner"
 #: the interpreter of the venv that step made (POSIX layout: .ci runs on Linux)
 ACTION_VENV_PYTHON = ACTION_RUNNER_TEMP / "signer-action-venv" / "bin" / "python"
 SHELLS = {
@@ -135,7 +141,7 @@ class Emulator:
                  runner_os: str = "Linux", runner_arch: str = "X64",
                  last_step: str | None = None) -> None:
         self.action_dir = action_dir
-        self.action: dict[str, Any] = YAML(typ="safe").load((action_dir / "action.yml").read_text())
+        self.action: dict[str, Any] = yaml.safe_load((action_dir / "action.yml").read_text())
         self.workspace = workspace
         self.temp = temp
         self.base_env = dict(base_env)
@@ -227,16 +233,16 @@ class Emulator:
             if step_id in self.skipped_steps or "uses" in step:
                 if step_id not in self.skipped_steps:
                     raise ExpressionError(f"cannot run uses: step {name!r} here")
-                outputs = dict(self.skipped_steps[step_id])
+                supplied = dict(self.skipped_steps[step_id])
                 # still evaluate its expressions so that typos are caught
                 for value in (step.get("env") or {}).values():
                     self.interpolate(value, contexts)
                 for value in (step.get("with") or {}).values():
                     self.interpolate(value, contexts)
-                steps_context[step_id] = {"outputs": outputs, "outcome": "success",
+                steps_context[step_id] = {"outputs": supplied, "outcome": "success",
                                           "conclusion": "success"}
-                records.append(StepRecord(step_id, name, "success", outputs=outputs,
-                                          skipped_reason="emulated (see module docstring)"))
+                records.append(StepRecord(step_id, name, "success", outputs=supplied,
+                                          skipped_reason="not run here: its outputs are supplied"))
                 continue
             record = self._run_step(step, name, contexts, env, path_additions, summary_parts)
             records.append(record)
@@ -314,6 +320,69 @@ class Emulator:
         return StepRecord(step.get("id"), name, outcome, completed.returncode, outputs)
 
 
+@dataclass
+class Job:
+    """The environment a GitHub-hosted job gives an action step, laid out under ``root``.
+
+    ``env`` is the process environment (a fresh ``HOME`` and Docker config, so no
+    credentials of this machine leak in; the ``id-token: write`` variables when the job
+    has that permission), ``github`` the ``github`` context.
+    """
+
+    workspace: Path
+    temp: Path
+    env: dict[str, str]
+    github: dict[str, str]
+
+
+def github_job(root: Path, *, repository: str, github_token: str,
+               id_token_endpoint: tuple[str, str] | None,
+               extra_env: Mapping[str, str] | None = None, actor: str = "octocat") -> Job:
+    """A job of ``repository`` on github.com with its ``GITHUB_TOKEN``.
+
+    ``id_token_endpoint`` is (``ACTIONS_ID_TOKEN_REQUEST_URL``,
+    ``ACTIONS_ID_TOKEN_REQUEST_TOKEN``) -- e.g. the local stack's token endpoint -- or
+    None for a job without ``id-token: write``.
+    """
+    workspace, temp, home = root / "workspace", root / "temp", root / "home"
+    for directory in (workspace, temp, home / ".docker"):
+        directory.mkdir(parents=True)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "DOCKER_CONFIG": str(home / ".docker"),
+        "LANG": "C.UTF-8",
+        "GITHUB_REPOSITORY": repository,
+        "GITHUB_SERVER_URL": "https://github.com",
+    }
+    if id_token_endpoint is not None:
+        env["ACTIONS_ID_TOKEN_REQUEST_URL"], env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = (
+            id_token_endpoint)
+    env.update(extra_env or {})
+    github = {"token": github_token, "actor": actor, "repository": repository,
+              "server_url": "https://github.com", "workspace": str(workspace)}
+    return Job(workspace, temp, env, github)
+
+
+def action_venv_python() -> str:
+    """The interpreter of the venv made by the action's own install step.
+
+    Raises FileNotFoundError (with the command that makes it) when it is missing.
+    """
+    if not ACTION_VENV_PYTHON.exists():
+        raise FileNotFoundError("the action's venv is missing: run bash .ci/setup.sh "
+                                "(it runs the action's install step, .ci/action-venv.sh)")
+    return str(ACTION_VENV_PYTHON)
+
+
+def run_job_action(job: Job, inputs: Mapping[str, str], *, runner_os: str = "Linux",
+                   runner_arch: str = "X64") -> ActionRun:
+    """Run this checkout's action.yml in ``job`` with the install step's interpreter."""
+    return run_action(REPOSITORY_ROOT, inputs, workspace=job.workspace, temp=job.temp,
+                      env=job.env, github=job.github, python=action_venv_python(),
+                      runner_os=runner_os, runner_arch=runner_arch)
+
+
 def run_action(action_dir: Path, inputs: Mapping[str, str], *, workspace: Path, temp: Path,
                env: Mapping[str, str], github: Mapping[str, str],
                python: str, runner_os: str = "Linux", runner_arch: str = "X64") -> ActionRun:
@@ -357,14 +426,14 @@ def install_action_venv(action_dir: Path, base_python: str, temp: Path = ACTION_
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m tests.integration.action.runner_emulator --install``: see
+    """``python -m signer.testing.runner --install``: see
     :func:`install_action_venv`; prints the log and the venv's interpreter."""
     parser = argparse.ArgumentParser(description="run the action's install step for real")
     parser.add_argument("--install", action="store_true", required=True)
     parser.add_argument("--python", default=sys.executable,
                         help="the interpreter setup-python would provide")
     args = parser.parse_args(argv)
-    run = install_action_venv(Path(__file__).resolve().parents[3], args.python)
+    run = install_action_venv(REPOSITORY_ROOT, args.python)
     install = next((s for s in run.steps if s.id == "install"), None)
     if not run.succeeded or install is None or install.outcome != "success":
         print(run.log, file=sys.stderr)
