@@ -56,7 +56,8 @@ def _ours(cases: list[_Case]) -> Callable[[_Case], None]:
     from signer.formats.bundle import parse_bundle
     from signer.keys import load_public_key_pem
     from signer.trust import TrustedRoot
-    from signer.verify.bundle import Artifact, IdentityPolicy, KeyPolicy, Policy, verify_bundle
+    from signer.verify.bundle import Artifact, KeyPolicy, Policy, verify_bundle
+    from signer.verify.policy import IdentityPolicy
 
     roots: dict[Path, TrustedRoot] = {}
     prepared: dict[str, tuple[Artifact, TrustedRoot, Policy]] = {}

@@ -34,7 +34,6 @@ from signer.trust import TrustedRoot
 from signer.verify.bundle import (
     Artifact,
     BundleOptions,
-    IdentityPolicy,
     KeyPolicy,
     Policy,
     VerifiedBundle,
@@ -204,9 +203,7 @@ def bundle_policy(policy: VerificationPolicy) -> Policy:
     identity = policy.identity
     if identity is None:
         raise VerificationError("identity: no key and no certificate identity to verify with")
-    return IdentityPolicy(identity.identity, identity.identity_regexp, identity.issuer,
-                          identity.issuer_regexp, identity.github_expectations(),
-                          identity.build)
+    return identity  # one IdentityPolicy for both formats
 
 
 def _check_claims(result: VerifiedBundle, digest: str, annotations: Mapping[str, str]) -> None:

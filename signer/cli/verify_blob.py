@@ -155,12 +155,12 @@ def run(args: argparse.Namespace) -> int:
     from signer.verify.bundle import (
         Artifact,
         BundleOptions,
-        IdentityPolicy,
         KeyPolicy,
         Policy,
         verify_bundle,
         verify_legacy_blob_bundle,
     )
+    from signer.verify.policy import IdentityPolicy
 
     if args.digest is not None:
         try:
@@ -174,12 +174,13 @@ def run(args: argparse.Namespace) -> int:
         policy = KeyPolicy(load_public_key_pem(_read_file(args.key, "key", 1 << 20),
                                                f"key {args.key}"))
     else:
-        github = {name: getattr(args, f"github_{part}") for part, name in _GITHUB_FLAGS
-                  if getattr(args, f"github_{part}") is not None}
-        policy = IdentityPolicy(args.certificate_identity, args.certificate_identity_regexp,
-                                args.certificate_oidc_issuer,
-                                args.certificate_oidc_issuer_regexp, github,
-                                claim_flags.build_claims(args))
+        github = {f"github_workflow_{part}": getattr(args, f"github_{part}")
+                  for part, _name in _GITHUB_FLAGS}
+        policy = IdentityPolicy(identity=args.certificate_identity,
+                                identity_regexp=args.certificate_identity_regexp,
+                                issuer=args.certificate_oidc_issuer,
+                                issuer_regexp=args.certificate_oidc_issuer_regexp,
+                                build=claim_flags.build_claims(args), **github)
     options = BundleOptions(require_tlog=not args.insecure_ignore_tlog,
                             require_sct=not args.insecure_ignore_sct)
     raw = _read_file(args.bundle, "bundle", _MAX_BUNDLE_BYTES)

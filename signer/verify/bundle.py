@@ -56,16 +56,15 @@ from signer.formats.bundle import (
 from signer.keys import PublicKey, pem_blocks
 from signer.trust import LogInstance, TrustedRoot
 from signer.verify import tlog
-from signer.verify.certs import certificate_identity, github_extensions, oidc_issuer
+from signer.verify.certs import certificate_identity
 from signer.verify.chain import issued_by, verify_certificate_chain
-from signer.verify.claims import BuildClaims
+from signer.verify.policy import IdentityPolicy
 from signer.verify.sct import issuer_for_sct, verify_embedded_sct
 from signer.verify.tsa import timestamp_verifier
 
 __all__ = [
     "Artifact",
     "BundleOptions",
-    "IdentityPolicy",
     "KeyPolicy",
     "Policy",
     "VerifiedBundle",
@@ -154,52 +153,6 @@ class Artifact:
 
 
 @dataclass(frozen=True)
-class IdentityPolicy:
-    """Keyless policy: the certificate identity and OIDC issuer (exact and/or regexp).
-
-    As cosign's bundle path (docs/cosign-format.md §4.4): the identity is the first URI
-    SAN, else the first e-mail SAN, else a Fulcio otherName SAN; when both an exact
-    value and a regexp are given, both must hold.
-    """
-
-    identity: str | None = None
-    identity_regexp: str | None = None
-    issuer: str | None = None
-    issuer_regexp: str | None = None
-    #: GitHub workflow extensions (1.2–1.6) by cosign's readable names, exact values
-    github: Mapping[str, str] = field(default_factory=dict)
-    #: source repository, source ref, signer workflow, runner environment
-    build: BuildClaims = field(default_factory=BuildClaims)
-
-    def check(self, cert: x509.Certificate) -> tuple[str, str]:
-        """Return (identity, issuer) of ``cert`` or raise ``VerificationError("identity: …")``."""
-        found_github = github_extensions(cert)
-        for name, expected in sorted(self.github.items()):
-            if found_github.get(name) != expected:
-                raise _fail(f"identity: certificate {name} is {found_github.get(name)!r}, "
-                            f"expected {expected!r}")
-        self.build.check(cert)
-        subject = certificate_identity(cert)
-        issuer = oidc_issuer(cert)
-        if subject is None:
-            raise _fail("identity: the certificate has no URI, e-mail or otherName SAN")
-        if self.identity is not None and subject != self.identity:
-            raise _fail(f"identity: certificate identity {subject!r} does not match the "
-                        f"expected {self.identity!r}")
-        if self.identity_regexp is not None and not _search(self.identity_regexp, subject):
-            raise _fail(f"identity: certificate identity {subject!r} does not match the "
-                        f"regular expression {self.identity_regexp!r}")
-        if self.issuer is not None and issuer != self.issuer:
-            raise _fail(f"identity: certificate OIDC issuer {issuer!r} does not match the "
-                        f"expected {self.issuer!r}")
-        if self.issuer_regexp is not None and (issuer is None
-                                               or not _search(self.issuer_regexp, issuer)):
-            raise _fail(f"identity: certificate OIDC issuer {issuer!r} does not match the "
-                        f"regular expression {self.issuer_regexp!r}")
-        return subject, issuer or ""
-
-
-@dataclass(frozen=True)
 class KeyPolicy:
     """Managed-key policy: the signature must verify with this public key."""
 
@@ -235,13 +188,6 @@ class VerifiedBundle:
     issuer: str | None
     statement: dict[str, Any] | None
     tlog_entries: tuple[TlogEntry, ...]
-
-
-def _search(pattern: str, value: str) -> bool:
-    try:
-        return re.search(pattern, value) is not None
-    except re.error as err:
-        raise InputError(f"invalid regular expression {pattern!r}: {err}") from None
 
 
 # ------------------------------------------------------------ small helpers
@@ -729,7 +675,7 @@ def _verify_bundle(bundle: Bundle, artifact: Artifact | None, trust: TrustedRoot
         if options.require_sct:
             verify_embedded_sct(signer.certificate, issuer_for_sct(path), trust)
         assert isinstance(policy, IdentityPolicy)
-        identity, issuer = policy.check(signer.certificate)
+        identity, issuer = policy.check_bundle(signer.certificate)
 
     statement = None
     if bundle.message_signature is not None:
@@ -805,7 +751,7 @@ def _verify_legacy_blob_bundle(legacy: LegacyBlobBundle, artifact: Artifact,
         path = verify_certificate_chain(signer.certificate, trust, times[0])
         if options.require_sct:
             verify_embedded_sct(signer.certificate, issuer_for_sct(path), trust)
-        identity, issuer = policy.check(signer.certificate)
+        identity, issuer = policy.check_bundle(signer.certificate)
     digest = artifact.digest_bytes("sha256")
     if digest is None:
         raise _fail("digest: a legacy blob bundle needs the artifact or its sha256 digest")

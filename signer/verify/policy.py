@@ -22,6 +22,7 @@ from signer.errors import InputError, UsageError, VerificationError
 from signer.reference import Reference, parse_reference
 from signer.verify.certs import (
     GITHUB_EXTENSIONS,
+    certificate_identity,
     extension_bytes,
     oidc_issuer,
     subject_alternative_names,
@@ -46,7 +47,17 @@ def _compile(pattern: str, flag: str) -> re.Pattern[str]:
 
 @dataclass(frozen=True)
 class IdentityPolicy:
-    """Expected certificate identity (keyless); every field set must hold."""
+    """Expected certificate identity (keyless); every field set must hold.
+
+    One policy for both signature formats, judged as cosign judges each:
+    :meth:`check` for a ``.sig`` layer's certificate (the identity may be any SAN; a
+    regexp, when given, replaces the exact value) and :meth:`check_bundle` for a
+    Sigstore bundle's (the identity is the first URI SAN, else the first e-mail SAN,
+    else a Fulcio otherName SAN -- docs/cosign-format.md §4.4 -- and when both an exact
+    value and a regexp are given, both must hold). The GitHub workflow extensions
+    (1.2–1.6) and the build claims (:mod:`signer.verify.claims`) are checked the same
+    way on both.
+    """
 
     identity: str | None = None
     identity_regexp: str | None = None
@@ -94,8 +105,7 @@ class IdentityPolicy:
                   else f"issuer matching /{self.issuer_regexp}/")
         return f"{subject} with {issuer}"
 
-    def check(self, cert: x509.Certificate) -> None:
-        """Raise :class:`VerificationError` (check "identity") unless ``cert`` matches."""
+    def _check_extensions(self, cert: x509.Certificate) -> None:
         for name, expected in self.github_expectations().items():
             raw = extension_bytes(cert, GITHUB_EXTENSIONS[name])
             found = raw.decode("utf-8", errors="replace") if raw is not None else None
@@ -104,6 +114,11 @@ class IdentityPolicy:
                     f"identity: expected GitHub Workflow {_GITHUB_LABELS[name]} {expected!r}, "
                     f"found {found!r} in certificate")
         self.build.check(cert)
+
+    def check(self, cert: x509.Certificate) -> None:
+        """Raise :class:`VerificationError` (check "identity") unless ``cert`` matches
+        (``.sig`` semantics: any SAN)."""
+        self._check_extensions(cert)
         issuer = oidc_issuer(cert)
         subjects = subject_alternative_names(cert)
         if not self._issuer_matches(issuer) or not self._subject_matches(subjects):
@@ -119,6 +134,31 @@ class IdentityPolicy:
                 f"[{', '.join(subjects)}] with issuer {issuer or '(none)'}{case_only}",
                 hint="check --certificate-identity[-regexp] and "
                      "--certificate-oidc-issuer[-regexp]")
+
+    def check_bundle(self, cert: x509.Certificate) -> tuple[str, str]:
+        """Return (identity, issuer) of a bundle's ``cert`` or raise
+        :class:`VerificationError` (check "identity"); bundle semantics, see the class."""
+        self._check_extensions(cert)
+        subject = certificate_identity(cert)
+        issuer = oidc_issuer(cert)
+        if subject is None:
+            raise VerificationError(
+                "identity: the certificate has no URI, e-mail or otherName SAN")
+        if self.identity is not None and subject != self.identity:
+            raise VerificationError(f"identity: certificate identity {subject!r} does not "
+                                    f"match the expected {self.identity!r}")
+        if self.identity_regexp is not None and not _compile(
+                self.identity_regexp, "--certificate-identity-regexp").search(subject):
+            raise VerificationError(f"identity: certificate identity {subject!r} does not "
+                                    f"match the regular expression {self.identity_regexp!r}")
+        if self.issuer is not None and issuer != self.issuer:
+            raise VerificationError(f"identity: certificate OIDC issuer {issuer!r} does not "
+                                    f"match the expected {self.issuer!r}")
+        if self.issuer_regexp is not None and (issuer is None or not _compile(
+                self.issuer_regexp, "--certificate-oidc-issuer-regexp").search(issuer)):
+            raise VerificationError(f"identity: certificate OIDC issuer {issuer!r} does not "
+                                    f"match the regular expression {self.issuer_regexp!r}")
+        return subject, issuer or ""
 
     def _issuer_matches(self, issuer: str | None) -> bool:
         found = issuer or ""

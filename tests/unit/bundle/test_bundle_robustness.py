@@ -20,7 +20,8 @@ from signer.digest import parse_digest
 from signer.errors import Error
 from signer.formats.bundle import parse_bundle
 from signer.trust import TrustedRoot
-from signer.verify.bundle import Artifact, IdentityPolicy, verify_bundle
+from signer.verify.bundle import Artifact, verify_bundle
+from signer.verify.policy import IdentityPolicy
 
 CASES = ["sc-happy-path-v0.1", "sc-happy-path-intoto-in-dsse-v3", "sc-rekor2-happy-path",
          "sgo-sigstorejs-2.0.0-provenance", "sc-rekor2-dsse-happy-path"]

@@ -117,7 +117,8 @@ def test_github_workflow_flags(conformance_dir: Path, capsys: pytest.CaptureFixt
     assert main(argv) == 0, capsys.readouterr().err
     argv[argv.index("--certificate-github-workflow-ref") + 1] = "refs/heads/main"
     assert main(argv) == 1
-    assert "Error: identity: certificate githubWorkflowRef" in capsys.readouterr().err
+    assert "Error: identity: expected GitHub Workflow Ref 'refs/heads/main'" in \
+        capsys.readouterr().err
 
 
 @pytest.mark.parametrize("extra_material", ["x509CertificateChain", "publicKey"])

@@ -19,12 +19,12 @@ from signer.trust import TrustedRoot, ValidityPeriod
 from signer.verify.bundle import (
     Artifact,
     BundleOptions,
-    IdentityPolicy,
     KeyPolicy,
     certificate_identity,
     verify_bundle,
     verify_legacy_blob_bundle,
 )
+from signer.verify.policy import IdentityPolicy
 from signer.verify.tsa import verify_timestamps
 
 BEACON = ("https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/"

@@ -121,3 +121,28 @@ def test_signed_identity_usage_errors(text: str) -> None:
 def test_signed_identity_without_reference_in_payload() -> None:
     with pytest.raises(VerificationError, match="no docker-reference"):
         SignedIdentityPolicy.parse("match-repository").check(None, _image("a/b:c"))
+
+
+def test_one_identity_policy_judges_both_signature_formats_as_cosign_does() -> None:
+    import signer.verify.bundle as bundle_module
+
+    assert not hasattr(bundle_module, "IdentityPolicy") or \
+        bundle_module.IdentityPolicy is IdentityPolicy
+    # a .sig certificate matches on any SAN; a bundle's on its first URI/e-mail SAN
+    dns = IdentityPolicy(identity="myhost.example.com")
+    dns.check(PKI)
+    with pytest.raises(VerificationError, match="does not match the expected"):
+        dns.check_bundle(PKI)
+    assert IdentityPolicy(identity="qiwan@redhat.com").check_bundle(PKI) == (
+        "qiwan@redhat.com", "")
+    # on a bundle both an exact identity and a regexp must hold; the .sig path takes the regexp
+    both = IdentityPolicy(identity=WORKFLOW, identity_regexp="^nomatch", issuer=ACTIONS)
+    with pytest.raises(VerificationError):
+        both.check_bundle(GITHUB)
+    assert IdentityPolicy(identity=WORKFLOW, issuer=ACTIONS).check_bundle(GITHUB) == (
+        WORKFLOW, ACTIONS)
+    # the workflow extensions and build claims fail alike on both
+    ref = IdentityPolicy(identity=WORKFLOW, issuer=ACTIONS, github_workflow_ref="refs/x")
+    for check in (ref.check, ref.check_bundle):
+        with pytest.raises(VerificationError, match="GitHub Workflow Ref 'refs/x'"):
+            check(GITHUB)
