@@ -8,6 +8,7 @@ that differs from what ``signer sign`` makes only where the test says so.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from signer.formats.legacy import (
     signature_annotations,
 )
 from signer.services.rekor import RekorClient, hashedrekord_proposal
-from signer.testing.ca import LeafProfile
+from signer.testing.ca import CertificateAuthority, LeafProfile
 from signer.testing.fulcio_identity import leaf_profile
 from signer.testing.stack import Stack
 
@@ -54,11 +55,15 @@ def crafted_layer(
     profile: LeafProfile | None = None,
     extra_extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
     payload: bytes | None = None,
+    ca: CertificateAuthority | None = None,
+    issued_at: datetime.datetime | None = None,
 ) -> Crafted:
-    """A keyless signature of ``digest`` by a leaf of the stack's CA, logged in Rekor."""
+    """A keyless signature of ``digest`` by a leaf of the stack's CA (or ``ca``, with
+    notBefore ``issued_at``), logged in Rekor now."""
     key = ec.generate_private_key(ec.SECP256R1())
-    leaf = stack.ca.issue(key.public_key(), profile or victim_profile(stack), stack.ct_log,
-                          extra_extensions=extra_extensions)
+    issuer = ca or stack.ca
+    leaf = issuer.issue(key.public_key(), profile or victim_profile(stack), stack.ct_log,
+                        now=issued_at, extra_extensions=extra_extensions)
     body = payload if payload is not None else build_simple_signing_payload(
         repository, digest, None)
     signature = key.sign(body, ec.ECDSA(hashes.SHA256()))
@@ -69,7 +74,7 @@ def crafted_layer(
             signature, leaf_pem, hashlib.sha256(body).hexdigest()))
     finally:
         rekor.close()
-    chain_pem = "".join(stack.ca.chain_pem()).encode()
+    chain_pem = "".join(issuer.chain_pem()).encode()
     annotations = signature_annotations(signature, certificate_pem=leaf_pem,
                                         chain_pem=chain_pem, rekor_bundle=entry.rekor_bundle())
     return Crafted(SignatureLayer(body, SIMPLE_SIGNING_MEDIA_TYPE, annotations), leaf)

@@ -41,6 +41,7 @@ from signer.testing.registry import LocalRegistry
 from signer.testing.stack import Stack
 from signer.testing.trust_material import AuthorityWindow
 from tests.corpus import CONFORMANCE
+from tests.hardening.crafted import crafted_layer
 from tests.integration.verify.conftest import push_plain_image, push_signatures_to, run_cli
 from tests.sigstore_fixtures import sigstore_stack  # noqa: F401
 
@@ -138,6 +139,37 @@ def test_chain_annotation_does_not_bring_back_a_retired_intermediate(
     code, err = _verify(retired, retired.victim_root, _with_chain(retired.layer, chain))
     assert code == 12, err
     assert "certificate chain" in err
+
+
+def test_backdated_leaf_of_a_retired_intermediate_is_refused(
+        retired: RetiredSignature) -> None:
+    """Whoever holds the retired I_old's key chooses the leaf's notBefore: a leaf dated
+    just before the retirement, logged in Rekor after it, must not pass. The CA's
+    ``validFor`` is checked at the signature's signed time (the Rekor integrated time),
+    not only at the notBefore the certificate claims for itself."""
+    stack = retired.stack
+    now = datetime.datetime.now(datetime.timezone.utc)
+    retired_at = now - datetime.timedelta(seconds=60)
+    root = stack.write_trusted_root(retired.folder / "retired_a_minute_ago.json", [
+        AuthorityWindow(retired.retired.chain, stack.endpoints().valid_from, retired_at),
+        AuthorityWindow(stack.ca.chain, stack.endpoints().valid_from)])
+    image = push_plain_image(retired.registry, retired.client, "retired-ca/backdated")
+    assert image.digest
+    crafted = crafted_layer(stack, f"{retired.registry.host}/{image.repository}",
+                            image.digest, ca=retired.retired,
+                            issued_at=retired_at - datetime.timedelta(seconds=30))
+    push_signatures_to(retired.registry, retired.client, image.repository, image.digest,
+                       [crafted.layer])
+    result = run_cli(["verify", "--trusted-root", str(root),
+                      "--certificate-identity", stack.default_identity,
+                      "--certificate-oidc-issuer", stack.oidc_issuer_url, str(image)])
+    assert result.returncode == 12, result.stderr
+    assert "certificate chain" in result.stderr
+    # control: the same layer under the root where I_old is still current
+    assert run_cli(["verify", "--trusted-root", str(retired.old_root),
+                    "--certificate-identity", stack.default_identity,
+                    "--certificate-oidc-issuer", stack.oidc_issuer_url,
+                    str(image)]).returncode == 0
 
 
 # -- the same signature as a v0.1 Sigstore bundle (verify-blob) ---------------------------
