@@ -188,8 +188,13 @@ def verify_certificate_chain(
     trust: TrustedRoot,
     at: datetime,
     carried: Sequence[x509.Certificate] = (),
+    signed_at: Sequence[datetime] = (),
 ) -> list[x509.Certificate]:
     """Validate ``leaf`` to a certificate authority of ``trust`` valid at ``at``.
+
+    ``signed_at`` are the signature's signed times (Rekor integrated time, RFC 3161
+    times): the authority's ``validFor`` must contain each of them as well, since the
+    leaf's notBefore (a usual ``at``) is whatever its issuer wrote.
 
     Returns the path ``[leaf, intermediates..., root]``, made of one authority's own
     certificates, that authority's ``validFor`` window containing ``at``. Certificates
@@ -205,7 +210,9 @@ def verify_certificate_chain(
             f"certificate chain: the certificate is not valid at {at:%Y-%m-%dT%H:%M:%SZ} "
             f"(valid {leaf.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ} to "
             f"{leaf.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ})")
-    authorities = [a for a in trust.certificate_authorities if a.valid_for.contains(at)]
+    times = [at, *(_utc(t) for t in signed_at)]
+    authorities = [a for a in trust.certificate_authorities
+                   if all(a.valid_for.contains(t) for t in times)]
     if not trust.certificate_authorities:
         raise VerificationError("certificate chain: the trusted root has no certificate "
                                 "authorities")

@@ -266,9 +266,11 @@ def load_chain(pem: bytes | None) -> list[x509.Certificate]:
 
 
 def check_certificate_chain(
-    cert: x509.Certificate, chain_pem: bytes | None, trust: TrustedRoot
+    cert: x509.Certificate, chain_pem: bytes | None, trust: TrustedRoot,
+    signed_at: Sequence[datetime] = (),
 ) -> list[x509.Certificate]:
-    """Path-validate the leaf to a Fulcio CA of the trusted root at its notBefore.
+    """Path-validate the leaf to a Fulcio CA of the trusted root at its notBefore (as
+    cosign), from a CA whose ``validFor`` also contains every ``signed_at`` time.
 
     With a trusted root the chain annotation (``chain_pem``) is ignored: the path
     comes from one authority's own ``certChain``. Only legacy roots given without
@@ -288,7 +290,7 @@ def check_certificate_chain(
         carried = chain[:-1] if len(chain) > 1 else []
     try:
         return chain_mod.verify_certificate_chain(cert, trust, cert.not_valid_before_utc,
-                                                  carried=carried)
+                                                  carried=carried, signed_at=signed_at)
     except VerificationError as err:
         raise _fail_from(CHECK_CHAIN, err) from None
 

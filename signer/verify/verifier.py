@@ -209,7 +209,8 @@ def _run_checks(
         key = policy.key
     else:
         assert certificate is not None
-        path = checks.check_certificate_chain(certificate, layer.chain_pem, trust)
+        path = checks.check_certificate_chain(certificate, layer.chain_pem, trust,
+                                              observed or [_now(policy)])
         checks.check_identity(certificate, policy.identity or IdentityPolicy())
         if not policy.ignore_sct:
             checks.check_sct(certificate, path, trust)
