@@ -9,10 +9,19 @@
   user ``reader`` with ``users["reader"]`` may only pull).
 
 All are session-scoped: tests share them and use distinct repository names.
+
+``TUF_ROOT`` points at a fresh directory for the whole session (autouse), so no
+test reads or writes the user's TUF cache and every signer process the tests start
+inherits it. The tests run offline, so the public-good TUF repository is stood in
+for by a local one (python-tuf's Metadata API, its own keys) that publishes the
+public-good ``trusted_root.json`` embedded in signer; it is remembered there as
+``signer initialize --mirror URL --root FILE`` would, so a command without
+``--trusted-root`` takes the public-good root through the real TUF client path.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -25,6 +34,38 @@ from signer.testing.registry import (
     start_tls_registry,
     start_token_registry,
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tuf_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The session's ``TUF_ROOT``, initialised with a local public-good stand-in."""
+    from signer.services.tuf.instances import TufInstance, remember
+    from signer.testing.tuf_repo import TufRepository, TufServer
+    from signer.trust import load_default
+
+    previous = os.environ.get("TUF_ROOT")
+    path = tmp_path_factory.mktemp("tuf-root")
+    repo = TufRepository(tmp_path_factory.mktemp("tuf-public-good-stand-in"))
+    repo.publish_targets({"trusted_root.json": _embedded_public_good_root()})
+    assert load_default().tlogs  # the embedded root parses
+    server = TufServer(repo.directory)
+    server.start()
+    os.environ["TUF_ROOT"] = str(path)
+    remember(path, TufInstance(server.url, repo.root_path.read_bytes()))
+    try:
+        yield path
+    finally:
+        server.stop()
+        if previous is None:
+            os.environ.pop("TUF_ROOT", None)
+        else:
+            os.environ["TUF_ROOT"] = previous
+
+
+def _embedded_public_good_root() -> bytes:
+    from importlib import resources
+
+    return resources.files("signer").joinpath("data/trusted_root.json").read_bytes()
 
 
 def _require_registry() -> None:

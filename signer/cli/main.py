@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                           "write cosign.key (encrypted) and cosign.pub"),
     "gate": ("signer.cli.gate",
              "check every image that files deploy against a Connaisseur policy"),
+    "initialize": ("signer.cli.initialize",
+                   "choose and cache the TUF repository that supplies the trusted root"),
 }
 
 
@@ -48,6 +50,7 @@ environment:
   SIGNER_CA_BUNDLE    extra PEM CA certificates trusted for TLS
   DOCKER_CONFIG       directory of the config.json that holds registry credentials
   GITHUB_TOKEN        registry password for ghcr.io (as in GitHub Actions)
+  TUF_ROOT            cache directory of the TUF metadata (default: the user cache)
 """
 
 

@@ -61,7 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: https://rekor.sigstore.dev)")
     parser.add_argument("--trusted-root", metavar="FILE",
                         help="trusted_root.json to check Fulcio and Rekor answers against "
-                        "(default: the embedded public-good root)")
+                        "(default: from the TUF repository chosen by 'signer initialize', "
+                        "public good if none)")
     parser.add_argument("-a", "--annotations", metavar="KEY=VALUE", action="append",
                         type=_annotation, default=[],
                         help="annotation added to the signed payload's 'optional' section "
@@ -117,18 +118,21 @@ def run(args: argparse.Namespace) -> int:
     """Sign every IMAGE and report."""
     import json
 
+    from signer.cli.trust_source import trusted_root
     from signer.keys import load_private_key
     from signer.registry.client import RegistryClient
     from signer.services import PUBLIC_GOOD_FULCIO_URL, PUBLIC_GOOD_REKOR_URL
     from signer.sign import SignOptions, sign_images
-    from signer.trust import TrustedRoot
 
     if args.identity_token and not args.identity_token.startswith("@") \
             and args.identity_token.count(".") == 2:
         sys.stderr.write("Warning: a token on the command line is visible to other processes; "
                          "prefer --identity-token @FILE or SIGSTORE_ID_TOKEN\n")
     key = load_private_key(args.key, read_key_password) if args.key else None
-    trust = TrustedRoot.from_file(args.trusted_root) if args.trusted_root else None
+    # a key signature without a log entry checks nothing against a trusted root
+    needs_trust = args.key is None or args.tlog_upload
+    trust = (trusted_root(args.trusted_root, ca_bundle=args.ca_bundle)
+             if args.trusted_root or needs_trust else None)
     options = SignOptions(
         key=key,
         identity_token=args.identity_token,

@@ -94,7 +94,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     claim_flags.add_arguments(identity)
     trust = parser.add_argument_group("trust material")
     trust.add_argument("--trusted-root", metavar="FILE",
-                       help="trusted_root.json (default: the embedded public-good root)")
+                       help="trusted_root.json (default: from the TUF repository chosen by "
+                            "'signer initialize', public good if none)")
     trust.add_argument("--certificate-chain", metavar="FILE",
                        help="PEM intermediates and root of a private CA")
     trust.add_argument("--ca-roots", metavar="FILE", help="PEM root certificates of a private CA")
@@ -109,7 +110,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _bool_flag(checks, "--insecure-ignore-sct", "do not require an embedded SCT")
     _bool_flag(checks, "--use-signed-timestamps",
                "require an RFC 3161 timestamp on each signature and verify it")
-    _bool_flag(checks, "--offline", "never contact Rekor (only the registry is used)")
+    _bool_flag(checks, "--offline", "never contact Rekor or the TUF repository: the "
+               "trusted root comes from the TUF cache (or the embedded one), and its age is "
+               "printed; only the registry is used")
     _bool_flag(checks, "--check-claims", "check the payload's digest and annotations",
                default=True)
     checks.add_argument("-a", "--annotations", action="append", default=[], metavar="KEY=VALUE",
@@ -235,19 +238,15 @@ def build_policy(args: argparse.Namespace) -> VerificationPolicy:
 
 def load_trust(args: argparse.Namespace) -> Any:
     """The trusted root with cosign's legacy overrides applied (environment and flags)."""
-    from signer.trust import (
-        LegacyTrustOptions,
-        TrustedRoot,
-        apply_legacy_overrides,
-        load_default,
-    )
+    from signer.cli.trust_source import trusted_root
+    from signer.trust import LegacyTrustOptions, apply_legacy_overrides
 
     legacy = LegacyTrustOptions.from_environment(
         os.environ, certificate_chain=args.certificate_chain, ca_roots=args.ca_roots,
         ca_intermediates=args.ca_intermediates)
     # Each override replaces only the part it names (CAs, Rekor keys or CT keys); the
-    # rest still comes from --trusted-root or the embedded public-good root.
-    base = TrustedRoot.from_file(args.trusted_root) if args.trusted_root else load_default()
+    # rest still comes from --trusted-root or the TUF repository.
+    base = trusted_root(args.trusted_root, offline=args.offline)
     trust = apply_legacy_overrides(base, legacy) if legacy.any else base
     tsa_chain = args.timestamp_certificate_chain or os.environ.get("SIGSTORE_TSA_CERTIFICATE_FILE")
     if tsa_chain:
@@ -278,9 +277,10 @@ def build_options(args: argparse.Namespace) -> VerifyOptions:
 
     if args.max_workers < 1:
         raise UsageError("--max-workers must be at least 1")
+    policy = build_policy(args)  # usage errors first: loading trust may ask the network
     return VerifyOptions(
         trust=load_trust(args),
-        policy=build_policy(args),
+        policy=policy,
         signature_repository=args.signature_repository
         or os.environ.get(ENV_SIGNATURE_REPOSITORY) or None,
         max_workers=args.max_workers,
@@ -369,13 +369,13 @@ def run(args: argparse.Namespace) -> int:
     images = [*(getattr(args, "images_after_flags", None) or []), *args.images]
     if not images:
         raise UsageError("verify needs at least one IMAGE", hint="signer verify [flags] IMAGE...")
-    options = build_options(args)
     references = []
     for text in images:
         try:
             references.append(parse_reference(text))
         except InputError as err:  # a bad reference on the command line is a usage error
             raise UsageError(err.message, hint=err.hint) from None  # names the text
+    options = build_options(args)  # after the usage checks: it may ask the TUF repository
     if options.policy.ignore_tlog:
         sys.stderr.write(TLOG_WARNING + "\n")
     if options.policy.identity is not None:

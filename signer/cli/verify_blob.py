@@ -4,7 +4,9 @@ Mirrors ``cosign verify-blob --bundle``: Sigstore bundles v0.1–v0.3 (message
 signatures and DSSE in-toto attestations, Rekor v1 and v2, RFC 3161 timestamps)
 and cosign's legacy ``sign-blob --bundle`` JSON. Success prints ``Verified OK`` on
 stderr and exits 0; a failed check prints one ``Error:`` line naming the check and
-exits 1 (as ``cosign verify-blob``); bad usage exits 2. Verification is offline.
+exits 1 (as ``cosign verify-blob``); bad usage exits 2. Verification is offline; the
+trusted root comes from ``--trusted-root`` or the TUF repository (``--offline``: its
+cache or the embedded root).
 """
 
 from __future__ import annotations
@@ -55,15 +57,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     claim_flags.add_arguments(parser)
     parser.add_argument("--trusted-root", metavar="FILE",
-                        help="trusted_root.json (default: the embedded public-good root)")
+                        help="trusted_root.json (default: from the TUF repository chosen by "
+                             "'signer initialize', public good if none)")
+    parser.add_argument("--offline", nargs="?", const="true", default="false",
+                        choices=("true", "false"), metavar="BOOL",
+                        help="do not contact the TUF repository: use its cache (or the "
+                             "embedded trusted root) and print how old it is")
     parser.add_argument("--insecure-ignore-tlog", action="store_true",
                         help="do not require a transparency log entry")
     parser.add_argument("--insecure-ignore-sct", action="store_true",
                         help="do not require an embedded SCT in the certificate")
     # accepted for cosign compatibility; bundles are always read and never fetched online
-    for flag in ("--new-bundle-format", "--offline"):
-        parser.add_argument(flag, nargs="?", const="true", default=None,
-                            choices=("true", "false"), help=argparse.SUPPRESS)
+    parser.add_argument("--new-bundle-format", nargs="?", const="true", default=None,
+                        choices=("true", "false"), help=argparse.SUPPRESS)
 
 
 def _usage_checks(args: argparse.Namespace) -> None:
@@ -125,9 +131,9 @@ def _file_chunks(path: str) -> Any:
 
 def _load_trust(args: argparse.Namespace) -> Any:
     from signer import trust
+    from signer.cli.trust_source import trusted_root
 
-    base = (trust.TrustedRoot.from_file(args.trusted_root) if args.trusted_root
-            else trust.load_default())
+    base = trusted_root(args.trusted_root, offline=args.offline == "true")
     overrides = trust.LegacyTrustOptions.from_environment(os.environ)
     return trust.apply_legacy_overrides(base, overrides) if overrides.any else base
 

@@ -16,6 +16,8 @@ or SIGINT (exit code 0). ``stack.json`` fields:
   ``client_trust_config_path``; ``signing_config`` (``signing_config.v0.2.json``:
   Rekor v1 and v2 and the TSA), ``signing_config_rekor_v1`` (Rekor v1 and the TSA),
   ``client_trust_config_v02_path``;
+- ``tuf_url``, ``tuf_root``: the stack's TUF repository (serving the trusted root and
+  signing config) and the path of its ``1.root.json``, for ``signer initialize``;
 - ``directory``, ``pid``, ``startup_seconds``; with ``--with-registry`` also
   ``registry_url`` and ``registry_host``.
 """

@@ -16,6 +16,13 @@ trust material into ``directory`` and serves until ``stop()``:
 Keys, the CA and TSA chains and the Rekor v1 database are kept in ``directory``:
 starting again in the same directory keeps that log and the trust anchors (the URLs
 change). The Rekor v2 log lives in memory: its origin and log ID follow its URL.
+
+The trusted root and ``signing_config.v0.2.json`` are also published through a real
+TUF repository (``directory/tuf``, :mod:`signer.testing.tuf_repo`), rebuilt with fresh
+keys at every start: ``tuf_url`` and ``tuf_root`` in ``stack.json`` are what
+``signer initialize --mirror URL --root FILE`` takes. :meth:`Stack.publish_trust`
+publishes the current trust material again, :meth:`Stack.rotate_rekor_key` gives
+Rekor v1 a new key and publishes a trusted root naming only that key for it.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import datetime
 import json
 import os
 from collections.abc import Iterator, Sequence
+import shutil
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -51,6 +59,7 @@ from signer.testing.trust_material import (
 )
 from signer.testing.tsa import TimestampAuthority
 from signer.testing.tsa_server import TsaServer
+from signer.testing.tuf_repo import TufRepository, TufServer
 
 REKOR_ORIGIN_HOST = "rekor.signer.local"
 
@@ -108,6 +117,11 @@ class Stack:
         self.tsa_authority = TimestampAuthority(keys)
         self.tsa = TsaServer(self.tsa_authority)
         self.tsa.bind()
+        tuf_dir = self.directory / "tuf"
+        shutil.rmtree(tuf_dir, ignore_errors=True)  # a new repository (new keys) each start
+        self.tuf_repo = TufRepository(tuf_dir)
+        self.tuf = TufServer(tuf_dir)
+        self.tuf.bind()
         self.trusted_root_path = self.directory / "trusted_root.json"
         self.signing_config_path = self.directory / "signing_config.json"
         self.client_trust_config_path = self.directory / "client_trust_config.json"
@@ -122,6 +136,15 @@ class Stack:
     # -- lifecycle ------------------------------------------------------------------
     def start(self) -> Stack:
         """Write the trust material and start serving."""
+        self.publish_trust()
+        for service in self.services.values():
+            service.start()
+        self.write_stack_json()
+        return self
+
+    def publish_trust(self) -> None:
+        """Write the trust material files and publish the trusted root and
+        ``signing_config.v0.2.json`` as targets of the stack's TUF repository."""
         endpoints = self.endpoints()
         _write_json(self.trusted_root_path, trusted_root(endpoints))
         _write_json(self.signing_config_path, signing_config(endpoints))
@@ -132,10 +155,20 @@ class Stack:
                     signing_config(endpoints, rekor_versions=(1,), with_tsa=True))
         _write_json(self.client_trust_config_v02_path,
                     client_trust_config(endpoints, rekor_versions=(1, 2), with_tsa=True))
-        for service in self.services.values():
-            service.start()
-        self.write_stack_json()
-        return self
+        self.publish_tuf_targets()
+
+    def publish_tuf_targets(self) -> None:
+        """Publish the current trusted root and signing config files through TUF."""
+        self.tuf_repo.publish_targets({
+            "trusted_root.json": self.trusted_root_path.read_bytes(),
+            "signing_config.v0.2.json": self.signing_config_v02_path.read_bytes(),
+        })
+
+    def rotate_rekor_key(self) -> None:
+        """Give Rekor a new signing key (in memory) and publish a trusted root naming
+        only the new key: entries logged before are no longer trusted by it."""
+        self.rekor_log.key = ec.generate_private_key(ec.SECP256R1())
+        self.publish_trust()
 
     def stop(self) -> None:
         """Stop every server and close the log database (idempotent)."""
@@ -161,9 +194,9 @@ class Stack:
     @property
     def services(self) -> dict[str, Service]:
         """The running services by name (``oidc``, ``fulcio``, ``rekor``, ``rekor-v2``,
-        ``tsa``)."""
+        ``tsa``, ``tuf``)."""
         return {"oidc": self.oidc, "fulcio": self.fulcio, "rekor": self.rekor,
-                "rekor-v2": self.rekor_v2, "tsa": self.tsa}
+                "rekor-v2": self.rekor_v2, "tsa": self.tsa, "tuf": self.tuf}
 
     def faults(self, service: str) -> FaultInjector:
         """Fault knobs of one service: ``set_latency``, ``fail_next``, ``drop_next``."""
@@ -216,6 +249,16 @@ class Stack:
     def tsa_url(self) -> str:
         """The timestamp authority's request URL (``…/api/v1/timestamp``)."""
         return self.tsa.timestamp_url
+
+    @property
+    def tuf_url(self) -> str:
+        """Base URL of the TUF repository (metadata; targets under ``/targets/``)."""
+        return self.tuf.url
+
+    @property
+    def tuf_root_path(self) -> Path:
+        """The TUF repository's first ``root.json``, to bootstrap a client with."""
+        return self.tuf_repo.root_path
 
     @property
     def default_identity(self) -> str:
@@ -295,6 +338,8 @@ class Stack:
             "signing_config_rekor_v1": str(self.signing_config_rekor_v1_path),
             "client_trust_config_v02_path": str(self.client_trust_config_v02_path),
             "client_trust_config_path": str(self.client_trust_config_path),
+            "tuf_url": self.tuf_url,
+            "tuf_root": str(self.tuf_root_path),
             "directory": str(self.directory),
             "pid": os.getpid(),
         }

@@ -25,7 +25,7 @@ import contextlib
 import os
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote
 
@@ -117,7 +117,7 @@ def _update(instance: TufInstance, base: Path, now: datetime, ca_bundle: str | N
             if fetcher.unreachable is None:
                 write_refresh_record(directory, now, expires)
     except exceptions.DownloadError as exc:
-        raise _download_error(instance, fetcher, exc) from None
+        raise _download_error(instance, fetcher, exc, metadata_dir, now) from None
     except exceptions.RepositoryError as exc:
         raise _repository_error(instance, exc) from None
     except OSError as exc:
@@ -268,13 +268,22 @@ def _repository_error(instance: TufInstance, exc: exceptions.RepositoryError) ->
 
 
 def _download_error(instance: TufInstance, fetcher: CachingFetcher,
-                    exc: exceptions.DownloadError) -> NetworkError | TrustError:
+                    exc: exceptions.DownloadError, metadata_dir: Path,
+                    now: datetime) -> NetworkError | TrustError:
     where = f"TUF repository {instance.mirror}"
     if isinstance(exc, exceptions.DownloadLengthMismatchError):
         return TrustError(f"{where}: refused an oversized file ({exc})",
                           hint="the repository sent more data than the signed metadata "
                                "(or signer's limits) allow")
     if fetcher.unreachable is not None:
+        try:
+            expired = _timestamp_expiry(metadata_dir)
+        except Exception:  # no cached timestamp, or an unreadable one
+            expired = None
+        if expired is not None and expired < now:
+            return TrustError(f"{where} is unreachable ({fetcher.unreachable}) and its cache "
+                              f"expired {_when(expired)}: refused stale metadata",
+                              hint=_STALE_HINT)
         return NetworkError(f"{where} is unreachable ({fetcher.unreachable}) and there is "
                             "no usable cache",
                             hint="check the network; --offline uses the cache or the "
@@ -289,11 +298,3 @@ def _cache_error(directory: Path, exc: OSError) -> TrustError:
     return TrustError(f"TUF cache {directory}: {exc.strerror or exc}",
                       hint="set TUF_ROOT to a writable directory")
 
-
-def describe_age(trust: TufTrust, now: datetime | None = None) -> str:
-    """How old ``trust`` is, for ``signer initialize``'s summary."""
-    moment = now or datetime.now(timezone.utc)
-    if trust.refreshed is None:
-        return "embedded"
-    return _age(trust.refreshed, moment) if moment - trust.refreshed > timedelta(0) \
-        else "just refreshed"

@@ -130,10 +130,11 @@ def choose_instance(mirror: str | None, root_file: str | None, use_staging: bool
 
 def remember(base: Path, instance: TufInstance) -> None:
     """Record ``instance`` as the one later commands use (``signer initialize``)."""
-    if not instance.embedded_name or embedded_instance(instance.mirror) is None \
-            or embedded_instance(instance.mirror) != instance:
-        atomic_write(repository_dir(base, instance.mirror) / BOOTSTRAP_FILE,
-                     instance.bootstrap_root)
+    stored = repository_dir(base, instance.mirror) / BOOTSTRAP_FILE
+    if embedded_instance(instance.mirror) != instance:  # not public good/staging as shipped
+        atomic_write(stored, instance.bootstrap_root)
+    else:
+        stored.unlink(missing_ok=True)  # an earlier --root for this URL no longer applies
     atomic_write(base / INSTANCE_FILE,
                  json.dumps({"mirror": instance.mirror}).encode() + b"\n")
 

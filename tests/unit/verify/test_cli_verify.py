@@ -108,6 +108,7 @@ def test_bad_reference_is_named_once_with_the_parser_hint(
 def test_trust_overrides_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SIGSTORE_REKOR_PUBLIC_KEY",
                        str(LEGACY / "spectro-librarium-nightly-key-valid" / "public-key.pem"))
+    # the base is the public-good root, from the session's TUF repository (conftest)
     trust = cli.load_trust(_parse("--key", KEY, IMAGE))
     assert len(trust.tlogs) == 1
     assert len(trust.certificate_authorities) == 2  # the rest stays public good
