@@ -31,8 +31,8 @@ import contextlib
 import datetime
 import json
 import os
-from collections.abc import Iterator, Sequence
 import shutil
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any

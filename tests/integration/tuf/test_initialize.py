@@ -54,7 +54,7 @@ def test_choose_instance_defaults() -> None:
     assert choose_instance(STAGING_MIRROR + "/", None, False) == staging()
     mirror = choose_instance("https://mirror.example/tuf", None, False)
     assert mirror.bootstrap_root == public_good().bootstrap_root  # a public-good mirror
-    assert PUBLIC_GOOD_MIRROR != mirror.mirror
+    assert mirror.mirror != PUBLIC_GOOD_MIRROR
     with pytest.raises(TrustError):
         choose_instance("file:///etc", None, False)
     with pytest.raises(TrustError):

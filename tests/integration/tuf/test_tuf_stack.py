@@ -77,7 +77,7 @@ def test_sign_and_verify_follow_a_new_trusted_root(
                       str(stack.tuf_root_path)], env)
     assert result.returncode == 0, result.stderr
     assert f"Initialized TUF repository {stack.tuf_url}" in result.stderr
-    assert "1 transparency log(s)" in result.stderr
+    assert "2 transparency log(s)" in result.stderr  # Rekor v1 and v2
 
     before = push_plain_image(registry, registry_client, "tuf/before-rotation")
     assert _sign(stack, registry, before, env).returncode == 0
