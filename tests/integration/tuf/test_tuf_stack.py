@@ -50,7 +50,7 @@ def test_an_independent_tuf_client_gets_the_same_target_bytes(stack: Stack,
                       bootstrap=stack.tuf_root_path.read_bytes())
     updater.refresh()
     for name, expected in (("trusted_root.json", stack.trusted_root_path),
-                           ("signing_config.v0.2.json", stack.signing_config_path)):
+                           ("signing_config.v0.2.json", stack.signing_config_v02_path)):
         info = updater.get_targetinfo(name)
         assert info is not None, name
         downloaded = Path(updater.download_target(info, str(tmp_path / name)))
