@@ -247,6 +247,12 @@ class RegistryClient:
         self._unreachable: dict[str, Error] = {}
         self._host_locks: dict[str, threading.Lock] = {}
         self._credentials_cache: dict[str, Credentials | None] = {}
+        #: hosts without a referrers API (its route answered 405, or 404 without a
+        #: registry JSON error: the route is unknown, as on distribution 2.8); further
+        #: lookups go straight to the tag schema. A JSON 404 (NAME_UNKNOWN) is about
+        #: one repository, and a registry with the API answers 200 for any subject of
+        #: a repository it has (OCI distribution 1.1), so neither is remembered.
+        self._no_referrers_api: set[str] = set()
         self._tokens = TokenCache()
         self._token_locks: dict[tuple[Any, ...], threading.Lock] = {}
 
@@ -779,23 +785,14 @@ class RegistryClient:
         """Manifests whose ``subject`` is ``digest``: the OCI referrers API, or the
         ``<alg>-<hex>`` tag-schema index on registries without it."""
         parsed = parse_digest(digest)
-        url = f"/v2/{ref.repository}/referrers/{digest}"
-        if artifact_type:
-            url = _with_query(url, artifactType=artifact_type)
-        response = self._request("GET", ref, url, headers={"Accept": OCI_INDEX})
-        content_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip()
         document: dict[str, Any] | None = None
-        if response.status_code == 200 and content_type == OCI_INDEX:
-            data = read_bounded(response, MAX_MANIFEST_BYTES, f"referrers of {digest}")
-            document = Manifest(data, OCI_INDEX, str(sha256_digest(data))).json()
-        elif response.status_code in (200, 404, 400, 405):
-            _finish(response)
+        if ref.api_host not in self._no_referrers_api:
+            document = self._referrers_api(ref, digest, artifact_type)
+        if document is None:  # no referrers API: the tag schema
             try:
                 document = self.get_manifest(ref.with_tag(parsed.tag_form)).json()
             except ImageNotFoundError:
                 return []
-        else:
-            raise self._error(response, ref, f"referrers of {digest}")
         entries = document.get("manifests")
         if not isinstance(entries, list):
             return []
@@ -805,6 +802,25 @@ class RegistryClient:
         if artifact_type:
             found = [d for d in found if d.artifact_type == artifact_type]
         return found
+
+    def _referrers_api(self, ref: Reference, digest: str,
+                       artifact_type: str | None) -> dict[str, Any] | None:
+        """The referrers API's index, or None when the registry has no such API."""
+        url = f"/v2/{ref.repository}/referrers/{digest}"
+        if artifact_type:
+            url = _with_query(url, artifactType=artifact_type)
+        response = self._request("GET", ref, url, headers={"Accept": OCI_INDEX})
+        content_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip()
+        if response.status_code == 200 and content_type == OCI_INDEX:
+            data = read_bounded(response, MAX_MANIFEST_BYTES, f"referrers of {digest}")
+            return Manifest(data, OCI_INDEX, str(sha256_digest(data))).json()
+        if response.status_code in (200, 404, 400, 405):
+            _finish(response)
+            if response.status_code == 405 or (
+                    response.status_code == 404 and content_type != "application/json"):
+                self._no_referrers_api.add(ref.api_host)
+            return None
+        raise self._error(response, ref, f"referrers of {digest}")
 
 
 _T = TypeVar("_T")

@@ -287,3 +287,21 @@ def test_referrers_api_answer_is_used_when_offered(proxy: FaultProxy, seeded: st
     # The API answered, so the tag-schema index was never fetched.
     assert proxy.count("GET", "/manifests/sha256-") == 0
     assert proxy.count("GET", "/referrers/") == 2
+
+
+def test_a_registry_without_the_referrers_api_is_asked_once(proxy: FaultProxy,
+                                                             seeded: str) -> None:
+    """distribution 2.8 has no referrers route (a plain-text 404): after the first
+    answer, one client goes straight to the tag schema for every repository; a JSON
+    404 (a repository the registry does not know) is not taken as "no API"."""
+    with _client() as client:
+        proxy.faults = [Fault("status", path="/referrers/", status=404,
+                              body=b'{"errors":[{"code":"NAME_UNKNOWN"}]}',
+                              headers={"Content-Type": "application/json"})]
+        assert client.referrers(_ref(proxy.host), seeded) == []
+        proxy.faults = []
+        assert client.referrers(_ref(proxy.host), seeded) == []
+        assert client.referrers(_ref(proxy.host, "other/app:v1"), seeded) == []
+        assert client.referrers(_ref(proxy.host, "third/app:v1"), seeded) == []
+    assert proxy.count("GET", "/referrers/") == 2  # the JSON 404, then the real route
+    assert proxy.count("GET", "/manifests/sha256-") == 4
