@@ -220,9 +220,12 @@ def verify_certificate_chain(
         path = build_path(leaf, authority, at, carried)
         if path is not None:
             return path
+    signed = sorted({t for t in times[1:] if t != at})
     raise VerificationError(
         "certificate chain: no path from the certificate to a trusted certificate authority "
-        f"valid at {at:%Y-%m-%dT%H:%M:%SZ}",
+        f"valid at {at:%Y-%m-%dT%H:%M:%SZ}"
+        + (" and at the signed time " + ", ".join(f"{t:%Y-%m-%dT%H:%M:%SZ}" for t in signed)
+           if signed else ""),
         hint="the certificate was not issued by a CA of the trusted root whose validity "
              "window contains the signing time (check --trusted-root or the CA flags)")
 
