@@ -5,6 +5,7 @@ accepted where cosign accepts the same bytes."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from signer.formats.legacy import (
 )
 from signer.reference import Reference
 from signer.registry.client import RegistryClient
+from signer.services.rekor import parse_log_entry
 from signer.testing.registry import LocalRegistry
 from signer.testing.stack import Stack
 from tests.hardening.crafted import Crafted, crafted_layer
@@ -115,6 +117,26 @@ def test_hostile_layer_is_refused(target: Target, name: str) -> None:
     code, err = _verify(target, mutate(target))
     assert code == 12, err
     assert f"): {check}: " in err, err
+
+
+@pytest.mark.parametrize("change", [{"apiVersion": "0.0.2"}, {"apiVersion": None},
+                                    {"kind": "rekord", "apiVersion": "0.0.9"}])
+def test_log_entry_of_a_kind_version_rekor_never_wrote_is_refused(
+        target: Target, change: dict[str, object]) -> None:
+    """The log signed a body whose kind/version is not one whose layout we read
+    (as if a log accepted a future version): cosign refuses an unknown version."""
+    bundle = json.loads(target.genuine.layer.annotations[ANNOTATION_BUNDLE])
+    body = json.loads(base64.b64decode(bundle["Payload"]["body"]))
+    body.update(change)
+    body = {k: v for k, v in body.items() if v is not None}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    log = target.stack.rekor_log
+    entry = parse_log_entry(log.log_entry(log.append(canonical, [])))
+    layer = _annotated(target.genuine.layer,
+                       **{ANNOTATION_BUNDLE: entry.rekor_bundle().to_json().decode()})
+    code, err = _verify(target, layer)
+    assert code == 12, err
+    assert "): rekor body: " in err, err
 
 
 def test_payload_digest_in_upper_case_is_another_digest(target: Target) -> None:
