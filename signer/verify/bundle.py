@@ -729,8 +729,10 @@ def _verify_legacy_blob_bundle(legacy: LegacyBlobBundle, artifact: Artifact,
         times = (_verify_set(entry, logs),)
         body = rekor.decoded_body()
         kind, spec = body.get("kind"), body.get("spec")
-        if kind not in ("hashedrekord", "rekord") or not isinstance(spec, Mapping):
-            raise _fail(f"log entry: unsupported entry kind {kind!r} for a blob signature")
+        if kind not in ("hashedrekord", "rekord") or body.get("apiVersion") != "0.0.1" \
+                or not isinstance(spec, Mapping):
+            raise _fail(f"log entry: unsupported entry kind {kind!r} version "
+                        f"{body.get('apiVersion')!r} for a blob signature")
         if _b64decode(_get(spec, "signature", "content"), "signature") != legacy.signature:
             raise _mismatch("signature")
         if not signer.matches_pem(_b64decode(_get(spec, "signature", "publicKey", "content"),

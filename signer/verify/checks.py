@@ -124,9 +124,11 @@ def rekor_body_fields(bundle: RekorBundle) -> tuple[bytes, bytes, str, str]:
         body = bundle.decoded_body()
     except InputError as err:
         raise _fail_from(CHECK_REKOR_BODY, err) from None
-    kind = body.get("kind")
-    if kind not in ("hashedrekord", "rekord"):
-        raise CheckFailed(CHECK_REKOR_BODY, f"unsupported Rekor entry kind {kind!r}")
+    kind, version = body.get("kind"), body.get("apiVersion")
+    if kind not in ("hashedrekord", "rekord") or version != "0.0.1":
+        # the only versions whose layout is read below (a later one differs)
+        raise CheckFailed(CHECK_REKOR_BODY,
+                          f"unsupported Rekor entry kind {kind!r} version {version!r}")
     try:
         spec = body["spec"]
         signature_b64 = spec["signature"]["content"]
