@@ -12,6 +12,11 @@ keeping the ``Host`` header, so URLs the upstream builds from it (registry uploa
 * ``truncate`` -- forwards, then sends the full headers and only half of the body
   and closes: the upstream acted, the client cannot know (the unknown-outcome case).
 
+``set_rewrite(Rewrite(...))`` makes it a hostile service instead: matching requests
+are forwarded, and the upstream's answer is replaced by the status, headers and body
+the test chose (a body may echo a request header, as some servers echo
+``Authorization`` into their error pages).
+
 Draws come from one ``random.Random(seed)`` under a lock, so a sequential client
 sees the same faults on every run. ``down(mode)`` turns the service permanently off
 (``"503"`` or ``"reset"``) and ``up()`` back on; ``hold(...)`` parks one chosen
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import json
 import random
 import re
 import socket
@@ -78,6 +84,38 @@ class FaultPlan:
         if self.methods is not None and method not in self.methods:
             return False
         return self.path is None or re.search(self.path, path) is not None
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """Replace the answer to matching requests (they are still forwarded first).
+
+    ``path`` is a regular expression searched in the request path; ``methods``
+    restricts the methods. The answer is ``status`` with ``headers`` and ``body``,
+    in which every ``{echo}`` is replaced by the value of the request header
+    ``echo_header`` (JSON-string-escaped, without quotes), if set.
+    """
+
+    path: str | None = None
+    methods: frozenset[str] | None = None
+    status: int = 403
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = (("Content-Type", "application/json"),)
+    echo_header: str | None = None
+
+    def matches(self, method: str, path: str) -> bool:
+        """True if the answer to ``method path`` is to be replaced."""
+        if self.methods is not None and method not in self.methods:
+            return False
+        return self.path is None or re.search(self.path, path) is not None
+
+    def answer(self, request_headers: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+        """The replacement answer for a request with ``request_headers``."""
+        body = self.body
+        if self.echo_header is not None:
+            value = request_headers.get(self.echo_header) or ""
+            body = body.replace(b"{echo}", json.dumps(value)[1:-1].encode())
+        return self.status, list(self.headers), body
 
 
 @dataclass(frozen=True)
@@ -145,6 +183,7 @@ class FaultProxy:
         self._random = random.Random(seed)  # noqa: S311 (test fault schedule, not crypto)
         self._down: str | None = None
         self._holds: list[Hold] = []
+        self._rewrite: Rewrite | None = None
         self._lock = threading.Lock()
         self._number = 0
         self._stopping = threading.Event()
@@ -174,6 +213,17 @@ class FaultProxy:
             self.plan = plan
             if seed is not None:
                 self._random.seed(seed)
+
+    def set_rewrite(self, rewrite: Rewrite | None) -> None:
+        """Replace the answers to the requests ``rewrite`` matches (None: stop)."""
+        with self._lock:
+            self._rewrite = rewrite
+
+    def rewrite_for(self, method: str, path: str) -> Rewrite | None:
+        """The rewrite that applies to ``method path``, if any."""
+        with self._lock:
+            rewrite = self._rewrite
+        return rewrite if rewrite is not None and rewrite.matches(method, path) else None
 
     def down(self, mode: str = "503") -> None:
         """Make the service permanently unavailable: every request ``503`` or ``reset``."""
@@ -363,6 +413,9 @@ class _FaultHandler(BaseHTTPRequestHandler):
             else:
                 status, headers, data = self._forward(body)
                 forwarded = True
+                rewrite = self.proxy.rewrite_for(self.command, path)
+                if rewrite is not None:
+                    status, headers, data = rewrite.answer(self.headers)
                 declared = None
                 if self.command == "HEAD":
                     declared = int(next((v for k, v in headers
