@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -21,6 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
+
+from signer import output
 
 if TYPE_CHECKING:
     from signer.reference import Reference
@@ -55,68 +56,57 @@ _ANNOTATION_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 # --------------------------------------------------------------------------- commands
 
 
-def escape_data(text: str) -> str:
-    """Escape the message part of a workflow command (``%``, CR, LF)."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def escape_property(text: str) -> str:
-    """Escape a property value of a workflow command (also ``:`` and ``,``)."""
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
 class Console:
-    """Writes workflow commands and log lines to one stream (stdout by default)."""
+    """Writes workflow commands and log lines to one stream (stdout by default).
+
+    Every value passes through the output boundary (:mod:`signer.output`): plain
+    lines are neutralised and can never read as a workflow command, command messages
+    and properties are neutralised and escaped, secrets are masked exactly.
+    """
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self.stream = stream if stream is not None else sys.stdout
 
-    def line(self, text: str = "") -> None:
-        """One plain log line."""
-        self.stream.write(text + "\n")
+    def _write(self, line: str) -> None:
+        self.stream.write(line + "\n")
         self.stream.flush()
+
+    def line(self, text: str = "") -> None:
+        """One plain log line (outside text in it is made harmless)."""
+        self._write(output.log_line(text))
 
     def mask(self, value: str) -> None:
         """Ask the runner to hide ``value`` (each line of it) in every later log line."""
-        for part in value.splitlines():
-            if part.strip():
-                self.line(f"::add-mask::{escape_data(part)}")
+        for command in output.mask_commands(value):
+            self._write(command)
 
-    def error(self, message: str, title: str | None = None) -> None:
-        """An error annotation (one line)."""
-        props = f" title={escape_property(title)}" if title else ""
-        self.line(f"::error{props}::{escape_data(message)}")
+    def error(self, message: str, title: str | None = None, hint: str | None = None) -> None:
+        """An error annotation: the message, then the hint on a second line."""
+        self._write(output.workflow_command("error", message, title=title,
+                                            lines=[f"  hint: {hint}"] if hint else []))
 
     def warning(self, message: str) -> None:
         """A warning annotation."""
-        self.line(f"::warning::{escape_data(message)}")
+        self._write(output.workflow_command("warning", message))
 
     def notice(self, message: str) -> None:
         """A notice annotation."""
-        self.line(f"::notice::{escape_data(message)}")
+        self._write(output.workflow_command("notice", message))
 
     @contextmanager
     def group(self, title: str) -> Iterator[None]:
         """A collapsible log group."""
-        self.line(f"::group::{escape_data(title)}")
+        self._write(output.workflow_command("group", title))
         try:
             yield
         finally:
-            self.line("::endgroup::")
+            self._write("::endgroup::")
 
 
 def write_outputs(path: Path, outputs: Mapping[str, str]) -> None:
-    """Append ``outputs`` to a ``$GITHUB_OUTPUT`` file, multi-line safe.
-
-    Each value is written as ``name<<DELIMITER`` ... ``DELIMITER`` with a random
-    delimiter that is checked not to occur in the value.
-    """
-    with path.open("a", encoding="utf-8") as handle:
-        for name, value in outputs.items():
-            delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
-            while delimiter in value or delimiter in name:  # pragma: no cover - 2**-128
-                delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
-            handle.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+    """Append ``outputs`` to a ``$GITHUB_OUTPUT`` file (see
+    :func:`signer.output.write_step_outputs`: neutralised, random delimiters)."""
+    output.write_step_outputs(path, outputs)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -170,18 +160,19 @@ class VerifyPolicy:
         """One line saying what the policy requires, for logs and the summary."""
         if self.public_key:
             return "signed with the given public key"
+        code = output.markdown_code
         parts = []
         if self.identity:
-            parts.append(f"identity `{self.identity}`")
+            parts.append(f"identity {code(self.identity)}")
         elif self.identity_regexp:
-            parts.append(f"identity matching `{self.identity_regexp}`")
-        parts += self.build_claims().describe()
+            parts.append(f"identity matching {code(self.identity_regexp)}")
+        parts += self.build_claims().describe(quote=code)
         for name, attribute in GITHUB_CLAIM_INPUTS:
             value = getattr(self, attribute)
             if value is not None:
-                parts.append(f"{name.removeprefix('certificate-')} `{value}`")
-        parts.append(f"issuer `{self.issuer}`" if self.issuer
-                     else f"issuer matching `{self.issuer_regexp}`")
+                parts.append(f"{name.removeprefix('certificate-')} {code(value)}")
+        parts.append(f"issuer {code(self.issuer)}" if self.issuer
+                     else f"issuer matching {code(self.issuer_regexp)}")
         text = ", ".join(parts)
         if self.is_default:
             text = "signed by a GitHub Actions workflow run of this repository (default): " + text
@@ -631,25 +622,32 @@ def rekor_entry_url(rekor_url: str | None, log_index: int | None) -> str | None:
 
 
 def _cell(value: object) -> str:
-    text = "-" if value is None or value == "" else str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
+    return output.markdown_text("-" if value is None or value == "" else value)
+
+
+def _code(value: object) -> str:
+    return "-" if value is None or value == "" else output.markdown_code(value)
 
 
 def render_summary(mode: str, results: Sequence[ImageResult],
                    policy: VerifyPolicy | None) -> str:
-    """The Markdown job summary: a heading, the policy, a table per image."""
+    """The Markdown job summary: a heading, the policy, a table per image.
+
+    Every value goes through the output boundary: it cannot break the table, open a
+    code span, a link or an HTML tag.
+    """
     ok = all(r.ok for r in results)
     lines = [f"## signer {mode}: {'✅ success' if ok else '❌ failure'}", ""]
     if policy is not None:
         lines += [f"Verification policy: {policy.describe()}.", ""]
     for result in results:
-        link = (f"[{result.rekor_log_index}]({result.rekor_entry_url})"
+        link = (output.markdown_link(result.rekor_log_index, result.rekor_entry_url)
                 if result.rekor_entry_url else _cell(result.rekor_log_index))
         lines += [
-            f"### `{_cell(result.image)}`", "",
+            f"### {_code(result.image)}", "",
             "| | |", "|---|---|",
-            f"| Digest | `{_cell(result.digest)}` |",
-            f"| Signature | `{_cell(result.signature_ref)}` |",
+            f"| Digest | {_code(result.digest)} |",
+            f"| Signature | {_code(result.signature_ref)} |",
             f"| Identity | {_cell(result.identity)} |",
             f"| Issuer | {_cell(result.issuer)} |",
             f"| Rekor entry | {link} |",
@@ -668,6 +666,7 @@ def write_report(directory: Path, mode: str, results: Sequence[ImageResult],
         "policy": None if policy is None else policy.as_json(),
         "images": [r.as_json() for r in results],
     }
+    report = output.report_value(report)
     directory.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix="signer-report-", suffix=".json", dir=directory)
     with os.fdopen(handle, "w", encoding="utf-8") as out:
@@ -726,14 +725,15 @@ class ActionRun:
         """Record ``error`` for one image and annotate it."""
         from signer.errors import Error
 
+        hint = None
         if isinstance(error, Error):
-            message, code, shown = error.message, error.exit_code, error.diagnostics()
+            message, code, hint = error.message, error.exit_code, error.hint
         else:  # a bug: say so in one line, never a traceback with values in it
             message = f"internal error ({type(error).__name__})"
-            code, shown = 1, message
+            code = 1
         result = self.results.setdefault(key, ImageResult(image))
         result.error, result.exit_code = message, code
-        self.console.error(shown, title=f"signer {self.inputs.mode}: {image}")
+        self.console.error(message, title=f"signer {self.inputs.mode}: {image}", hint=hint)
 
     def run(self, client: RegistryClient) -> list[ImageResult]:
         """Push (if asked), then sign and/or verify; never raises for user errors."""
@@ -1024,7 +1024,7 @@ def main() -> int:
                                 insecure=inputs.insecure_registries,
                                 ca_bundle=inputs.registry_ca_bundle)
     except Error as error:
-        console.error(error.diagnostics(), title="signer")
+        console.error(error.message, title="signer", hint=error.hint)
         return error.exit_code
     try:
         results = run.run(client)

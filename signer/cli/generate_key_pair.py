@@ -48,9 +48,11 @@ def read_new_password() -> bytes:
 def run(args: argparse.Namespace) -> int:
     """Generate a P-256 key pair and write it in cosign's formats."""
     from signer.keys import write_cosign_key_pair
+    from signer.output import write_lines
 
     password = read_new_password()
     key_path, pub_path = write_cosign_key_pair(args.dir, password, force=args.force,
                                                prefix=args.output_key_prefix)
-    sys.stderr.write(f"Private key written to {key_path}\nPublic key written to {pub_path}\n")
+    write_lines(sys.stderr, [f"Private key written to {key_path}",
+                             f"Public key written to {pub_path}"])
     return 0

@@ -66,9 +66,11 @@ class _Parser(argparse.ArgumentParser):
     """argparse with cosign's usage exit code (2) and a one-line error."""
 
     def error(self, message: str) -> NoReturn:
-        """Print the usage and a one-line error; exit 2."""
+        """Print the usage and a one-line error (it may quote argv); exit 2."""
+        from signer.output import write_lines
+
         self.print_usage(sys.stderr)
-        sys.stderr.write(f"Error: {message}\n")
+        write_lines(sys.stderr, [f"Error: {message}"])
         raise SystemExit(2)
 
 
@@ -96,6 +98,7 @@ def build_parser(selected: str | None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code; never raises for user errors."""
     from signer.errors import Error
+    from signer.output import error_lines, write_lines
 
     args_list = list(sys.argv[1:] if argv is None else argv)
     selected = next((a for a in args_list if not a.startswith("-")), None)
@@ -109,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return _load(args.command).run(args)
     except Error as err:
-        sys.stderr.write(f"Error: {err.diagnostics()}\n")
+        write_lines(sys.stderr, error_lines(err))
         return err.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("Error: interrupted\n")

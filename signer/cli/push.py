@@ -142,6 +142,7 @@ def _import_push_modules() -> None:
 def _push(args: argparse.Namespace, targets: list[Reference], password: str | None) -> int:
     import sys
 
+    from signer.output import write_lines
     from signer.registry.push import PushResult, check_targets, push_image
     from signer.registry.sources import open_source
 
@@ -149,8 +150,8 @@ def _push(args: argparse.Namespace, targets: list[Reference], password: str | No
         # Each target is reported as soon as it is complete, so a later failure
         # still leaves the finished ones on stdout.
         if not args.quiet:
-            print(result.summary(), file=sys.stderr, flush=True)
-        print(result.pinned, flush=True)
+            write_lines(sys.stderr, [result.summary()])
+        write_lines(sys.stdout, [str(result.pinned)])
 
     with open_source(args.source) as source:
         check_targets(source, targets)

@@ -102,7 +102,7 @@ def read_key_password() -> bytes:
     return getpass.getpass("Enter password for private key: ").encode()
 
 
-def _summary(result: Any) -> str:
+def _summary(result: Any) -> list[str]:
     what = result.signed_reference + (f" ({result.platform})" if result.platform else "")
     lines = [f"Signed {what}" if result.added else
              f"Already signed {what}: identical signature present, nothing added",
@@ -111,7 +111,7 @@ def _summary(result: Any) -> str:
         lines.append(f"  tlog entry created with index: {result.log_index} ({result.entry_url})")
     if result.identity:
         lines.append(f"  identity: {result.identity} (issuer {result.issuer})")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def run(args: argparse.Namespace) -> int:
@@ -120,14 +120,15 @@ def run(args: argparse.Namespace) -> int:
 
     from signer.cli.trust_source import trusted_root
     from signer.keys import load_private_key
+    from signer.output import write_lines
     from signer.registry.client import RegistryClient
     from signer.services import PUBLIC_GOOD_FULCIO_URL, PUBLIC_GOOD_REKOR_URL
     from signer.sign import SignOptions, sign_images
 
     if args.identity_token and not args.identity_token.startswith("@") \
             and args.identity_token.count(".") == 2:
-        sys.stderr.write("Warning: a token on the command line is visible to other processes; "
-                         "prefer --identity-token @FILE or SIGSTORE_ID_TOKEN\n")
+        write_lines(sys.stderr, ["Warning: a token on the command line is visible to other "
+                                 "processes; prefer --identity-token @FILE or SIGSTORE_ID_TOKEN"])
     key = load_private_key(args.key, read_key_password) if args.key else None
     # a key signature without a log entry checks nothing against a trusted root
     needs_trust = args.key is None or args.tlog_upload
@@ -152,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
                         ca_bundle=args.ca_bundle) as client:
         results = sign_images(client, images, options)
     for result in results:
-        sys.stderr.write(_summary(result))
-    if args.output == "json":
+        write_lines(sys.stderr, _summary(result))
+    if args.output == "json":  # ASCII-only JSON: every control and non-ASCII escaped
         sys.stdout.write(json.dumps([r.to_json() for r in results], indent=2) + "\n")
     return 0

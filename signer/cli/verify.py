@@ -311,52 +311,53 @@ def print_verified(args: argparse.Namespace, result: ImageVerification) -> None:
     """cosign's header on stderr, then the payloads on stdout; then one line per other
     signature of the image that did not verify."""
     from signer.formats.gojson import go_json
+    from signer.output import terminal_json, write_lines
     from signer.verify.certs import certificate_subject, github_extensions, oidc_issuer
 
-    header = [f"\nVerification for {result.reference.name} --",
+    header = ["", f"Verification for {result.reference.name} --",
               "The following checks were performed on each of these signatures:"]
     header += [f"  - {line}" for line in check_lines(args, result.tlog_verified)]
-    sys.stderr.write("\n".join(header) + "\n")
+    write_lines(sys.stderr, header)
     if args.output == "json":
-        sys.stdout.write("\n" + go_json(result.output_objects()).decode() + "\n")
+        sys.stdout.write("\n" + terminal_json(go_json(result.output_objects()).decode()) + "\n")
     else:
         bundles = [b.output_object(result.reference.name) for b in result.passing_bundles]
         if bundles:  # a bundle has no payload text: its element, as cosign v3 prints
-            sys.stdout.write("\n" + go_json(bundles).decode() + "\n")
+            sys.stdout.write("\n" + terminal_json(go_json(bundles).decode()) + "\n")
         labels = {"githubWorkflowTrigger": "Trigger", "githubWorkflowSha": "SHA",
                   "githubWorkflowName": "Name", "githubWorkflowRepository": "Repository",
                   "githubWorkflowRef": "Ref"}
         for verified in result.passing:
             cert = verified.certificate
             if cert is not None:
-                sys.stderr.write(f"Certificate subject: {certificate_subject(cert) or ''}\n")
+                details = [f"Certificate subject: {certificate_subject(cert) or ''}"]
                 issuer = oidc_issuer(cert)
                 if issuer:
-                    sys.stderr.write(f"Certificate issuer URL: {issuer}\n")
-                for name, value in github_extensions(cert).items():
-                    sys.stderr.write(f"GitHub Workflow {labels[name]}: {value}\n")
-            sys.stdout.write(verified.layer.payload.decode("utf-8", errors="replace") + "\n")
+                    details.append(f"Certificate issuer URL: {issuer}")
+                details += [f"GitHub Workflow {labels[name]}: {value}"
+                            for name, value in github_extensions(cert).items()]
+                write_lines(sys.stderr, details)
+            write_lines(sys.stdout, [verified.layer.payload.decode("utf-8", errors="replace")])
     others = result.failure_lines()
     if others:
-        sys.stderr.write(f"Ignored {len(others)} other signature(s) or problem(s) of "
-                         f"{result.reference.name} that did not verify:\n")
-        for line in others:
-            sys.stderr.write(f"  {line}\n")
+        write_lines(sys.stderr, [f"Ignored {len(others)} other signature(s) or problem(s) of "
+                                 f"{result.reference.name} that did not verify:",
+                                 *(f"  {line}" for line in others)])
 
 
 def print_failure(result: ImageVerification) -> None:
     """One ``Error:`` line for the image, then one line per failed signature."""
     from signer.errors import NoMatchingSignaturesError
+    from signer.output import error_lines, write_lines
 
     error = result.error
     if isinstance(error, NoMatchingSignaturesError) or (
             error is None and (result.results or result.bundle_results)):
-        sys.stderr.write(f"Error: no matching signatures for {result.reference.name}:\n")
-        for line in result.failure_lines():
-            sys.stderr.write(f"  {line}\n")
+        write_lines(sys.stderr, [f"Error: no matching signatures for {result.reference.name}:",
+                                 *(f"  {line}" for line in result.failure_lines())])
         return
     if error is not None:
-        sys.stderr.write(f"Error: {error.diagnostics()}\n")
+        write_lines(sys.stderr, error_lines(error))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -376,13 +377,15 @@ def run(args: argparse.Namespace) -> int:
         except InputError as err:  # a bad reference on the command line is a usage error
             raise UsageError(err.message, hint=err.hint) from None  # names the text
     options = build_options(args)  # after the usage checks: it may ask the TUF repository
+    from signer.output import write_lines
+
     if options.policy.ignore_tlog:
-        sys.stderr.write(TLOG_WARNING + "\n")
+        write_lines(sys.stderr, [TLOG_WARNING])
     if options.policy.identity is not None:
         from signer.verify.policy import identity_warnings
 
-        for warning in identity_warnings(options.policy.identity):
-            sys.stderr.write(f"WARNING: {warning}\n")
+        write_lines(sys.stderr, [f"WARNING: {warning}"
+                                 for warning in identity_warnings(options.policy.identity)])
     insecure = [h for h in args.insecure_registry if h != "*"]
     if "*" in args.insecure_registry:
         insecure += [ref.registry for ref in references]

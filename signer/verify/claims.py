@@ -18,6 +18,7 @@ Values are compared exactly (case-sensitive), as Fulcio writes them from the tok
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -90,15 +91,16 @@ class BuildClaims:
         """True if these claims alone pin down who signed (a repository or a workflow)."""
         return self.source_repository is not None or self.signer_workflow is not None
 
-    def describe(self) -> list[str]:
-        """One phrase per expected claim, for logs and summaries."""
+    def describe(self, quote: Callable[[str], str] = lambda value: f"`{value}`") -> list[str]:
+        """One phrase per expected claim, for logs and summaries; each value as
+        ``quote`` renders it (a Markdown code span by default)."""
         parts = []
         if self.source_repository is not None:
-            parts.append(f"source repository `{self.source_repository}`")
+            parts.append(f"source repository {quote(self.source_repository)}")
         if self.source_ref is not None:
-            parts.append(f"source ref `{self.source_ref}`")
+            parts.append(f"source ref {quote(self.source_ref)}")
         if self.signer_workflow is not None:
-            parts.append(f"signer workflow `{self.signer_workflow}`")
+            parts.append(f"signer workflow {quote(self.signer_workflow)}")
         if self.github_hosted_only:
             parts.append("GitHub-hosted runner")
         return parts

@@ -43,6 +43,7 @@ LAYERS: dict[str, int] = {
     "referrers": 4,
     "gating": 4,
     "cli": 5,
+    "output": 5,
     "__main__": 5,
 }
 TESTING = "testing"  # the "aside" layer: may import anything, imported by nothing else

@@ -152,16 +152,33 @@ def test_secrets_are_masked_line_by_line() -> None:
 
 def test_error_commands_escape_their_message() -> None:
     stream = io.StringIO()
-    Console(stream).error("50% bad\nsecond", title="input: a,b")
-    assert stream.getvalue() == "::error title=input%3A a%2Cb::50%25 bad%0Asecond\n"
+    Console(stream).error("50% bad", title="input: a,b", hint="second")
+    assert stream.getvalue() == "::error title=input%3A a%2Cb::50%25 bad%0A  hint: second\n"
 
 
-def test_outputs_are_multiline_safe_and_read_back_by_a_runner(tmp_path: Path) -> None:
+def test_error_commands_neutralise_line_breaks_in_the_message() -> None:
+    stream = io.StringIO()
+    Console(stream).error("bad\r::add-mask::x\n::stop-commands::y", title="t\rz")
+    assert stream.getvalue() == ("::error title=t\\rz::bad\\r::add-mask::x\\n"
+                                 "::stop-commands::y\n")
+
+
+def test_plain_lines_never_read_as_workflow_commands() -> None:
+    stream = io.StringIO()
+    console = Console(stream)
+    console.line("  ::add-mask::x")
+    console.line("##[error]y")
+    console.line("a\x1b[2Jb")
+    assert stream.getvalue() == "  \\x3a:add-mask::x\n\\x23#[error]y\na\\x1b[2Jb\n"
+
+
+def test_outputs_are_one_line_and_read_back_by_a_runner(tmp_path: Path) -> None:
     path = tmp_path / "out"
-    values = {"digest": "sha256:" + "b" * 64, "report": "line1\nline2\nEOF\n", "empty": ""}
+    values = {"digest": "sha256:" + "b" * 64, "report": "line1\nline2\rEOF\n", "empty": ""}
     write_outputs(path, values)
     write_outputs(path, {"second": "x"})
-    assert parse_command_file(path.read_text()) == {**values, "second": "x"}
+    assert parse_command_file(path.read_text()) == {
+        **values, "report": "line1\\nline2\\rEOF\\n", "second": "x"}
     delimiters = re.findall(r"<<(\S+)", path.read_text())
     assert len(set(delimiters)) == 4 and all(len(d) > 20 for d in delimiters)
 

@@ -1,0 +1,201 @@
+"""The output boundary (layer L5): the one place where text from outside is made safe.
+
+Registry bodies and headers, annotations, payloads, certificate fields, bundle and
+Rekor JSON, error bodies and file names can hold anything. Every piece of text the
+CLI or the action shows passes through this module on its way to a terminal, a CI
+log, ``$GITHUB_OUTPUT``, the job summary or the JSON report:
+
+* :func:`neutralise` turns any value into one display-safe line: line breaks (CR, LF,
+  NEL, U+2028/U+2029, VT, FF, the C0 separators), every other C0 and C1 control
+  (ESC, so no terminal escape sequence survives), DEL, bidirectional overrides and
+  unpaired surrogates are written as visible escapes (``\\r``, ``\\x1b``, ``\\u202e``);
+* :func:`log_line` also defuses a line that a GitHub runner would read as a workflow
+  command (``::name::`` or ``##[name]`` after leading white space);
+* :func:`write_lines` writes such lines to a stream, :func:`error_lines` formats an
+  :class:`~signer.errors.Error`;
+* :func:`workflow_command` builds the action's own commands with their values
+  escaped; :func:`write_step_outputs` appends ``$GITHUB_OUTPUT`` values;
+* :func:`markdown_text`, :func:`markdown_code` and :func:`markdown_link` render values
+  in the job summary without breaking its tables, code spans or links, and without
+  raw HTML;
+* :func:`report_value` neutralises every string of a JSON report,
+  :func:`terminal_json` keeps serialised JSON valid and unchanged in meaning while
+  no raw control character reaches a terminal.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from signer.errors import Error
+
+_SHORT_ESCAPES = {"\r": "\\r", "\n": "\\n", "\t": "\\t"}
+#: bidirectional formatting characters ("Trojan Source"): they reorder what is shown
+_BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+#: everything :func:`neutralise` escapes: C0, DEL, C1 (NEL among them), the Unicode
+#: line and paragraph separators, bidi controls and lone surrogates
+_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI}\ud800-\udfff]")
+#: what :func:`terminal_json` escapes: as :data:`_UNSAFE` but the C0 range, which a
+#: JSON serialiser escapes inside strings and uses raw (LF, space) between tokens
+_UNSAFE_IN_JSON = re.compile(f"[\x7f-\x9f\u2028\u2029{_BIDI}\ud800-\udfff]")
+#: a line the runner would execute: ``::cmd`` or the older ``##[cmd``
+_COMMAND_START = re.compile(r"^(\s*)(::|##\[)")
+#: characters that mean something in GitHub-flavoured Markdown or HTML inline text
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~&\"'])")
+_URL_SAFE = re.compile(r"^https?://[^\s<>()\[\]`|\"'\\]+$")
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group(0)
+    short = _SHORT_ESCAPES.get(char)
+    if short is not None:
+        return short
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def neutralise(value: object) -> str:
+    """``value`` as one line with every control, line break and bidi override made
+    visible as an escape (``\\r``, ``\\x1b``, ``\\u2028``); printable text unchanged."""
+    text = value if isinstance(value, str) else str(value)
+    return _UNSAFE.sub(_escape, text)
+
+
+def log_line(text: str) -> str:
+    """One neutralised log line that no runner reads as a workflow command."""
+    line = neutralise(text)
+    match = _COMMAND_START.match(line)
+    if match is None:
+        return line
+    marker = match.group(2)
+    escaped = "\\x3a:" if marker == "::" else "\\x23#["
+    return match.group(1) + escaped + line[match.end():]
+
+
+def write_lines(stream: IO[str], lines: Iterable[str]) -> None:
+    """Write each of ``lines`` as one safe line (see :func:`log_line`) and flush."""
+    stream.write("".join(log_line(line) + "\n" for line in lines))
+    stream.flush()
+
+
+def error_lines(error: Error, prefix: str = "Error: ") -> list[str]:
+    """An error as the lines a user sees: the message, then its hint (not yet escaped)."""
+    lines = [prefix + error.message]
+    if error.hint:
+        lines.append(f"  hint: {error.hint}")
+    return lines
+
+
+# --------------------------------------------------------------------------- runner
+
+
+def command_data(text: str) -> str:
+    """The message part of a workflow command, escaped as the runner unescapes it."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def command_property(text: str) -> str:
+    """A property value of a workflow command (also ``:`` and ``,`` escaped)."""
+    return command_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def workflow_command(name: str, message: str = "", *, lines: Iterable[str] = (),
+                     **properties: str | None) -> str:
+    """``::name key=value,...::message`` with outside text neutralised.
+
+    ``message`` and each of ``lines`` is neutralised; the extra ``lines`` follow the
+    message as further lines of the same annotation (a hint).
+    """
+    body = "\n".join([neutralise(message), *(neutralise(line) for line in lines)])
+    props = ",".join(f"{key}={command_property(neutralise(value))}"
+                     for key, value in properties.items() if value)
+    return f"::{name}{' ' + props if props else ''}::{command_data(body)}"
+
+
+def mask_commands(secret: str) -> list[str]:
+    """``::add-mask::`` lines for each non-blank line of ``secret`` (exact, not
+    neutralised: the runner must see the value it is to hide)."""
+    return [f"::add-mask::{command_data(part)}" for part in secret.splitlines()
+            if part.strip()]
+
+
+def write_step_outputs(path: Path, outputs: Mapping[str, str]) -> None:
+    """Append ``outputs`` to a ``$GITHUB_OUTPUT`` file, each value neutralised.
+
+    Each is written as ``name<<DELIMITER`` ... ``DELIMITER`` with a fresh random
+    delimiter; a neutralised value holds no line break, so no value can end the block
+    early or add another output, whatever the runner counts as a line break.
+    """
+    with path.open("a", encoding="utf-8") as handle:
+        for name, value in outputs.items():
+            safe = neutralise(value)
+            delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
+            while delimiter in safe:  # pragma: no cover - 2**-128
+                delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
+            handle.write(f"{neutralise(name)}<<{delimiter}\n{safe}\n{delimiter}\n")
+
+
+# --------------------------------------------------------------------------- Markdown
+
+
+def markdown_text(value: object) -> str:
+    """``value`` as literal Markdown inline text (for a table cell or a heading).
+
+    Every character with a meaning in GitHub-flavoured Markdown or HTML is
+    backslash-escaped, so ``|`` cannot split a table cell, ``<`` cannot open a tag,
+    a backtick cannot open a code span and ``[`` cannot start a link.
+    """
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", neutralise(value))
+
+
+def markdown_code(value: object) -> str:
+    """``value`` as a Markdown code span that shows it exactly (safe in a table).
+
+    The fence is one backtick longer than the longest run of backticks inside, padded
+    with spaces when the value starts or ends with one; ``|`` is escaped, as a GFM
+    table requires even inside code.
+    """
+    text = neutralise(value).replace("|", "\\|")
+    runs = [len(run) for run in re.findall(r"`+", text)]
+    fence = "`" * (max(runs, default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def markdown_link(label: object, url: str | None) -> str:
+    """``[label](url)`` if ``url`` is a plain http(s) URL, else the label as text."""
+    if url and _URL_SAFE.match(url):
+        return f"[{markdown_text(label)}]({url})"
+    return markdown_text(label if url is None else f"{label} ({url})")
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def report_value(value: Any) -> Any:
+    """A copy of a JSON-able ``value`` with every string (and key) neutralised."""
+    if isinstance(value, str):
+        return neutralise(value)
+    if isinstance(value, Mapping):
+        return {neutralise(k): report_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [report_value(v) for v in value]
+    return value
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group(0)):04x}"
+
+
+def terminal_json(text: str) -> str:
+    """Serialised JSON with the raw controls a serialiser may leave (DEL, C1, bidi,
+    U+2028/9) written as ``\\uXXXX``: the same JSON value, nothing a terminal acts on.
+
+    Such characters can only occur inside JSON strings, where the escape is exact.
+    """
+    return _UNSAFE_IN_JSON.sub(_json_escape, text)
