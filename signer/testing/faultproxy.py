@@ -12,10 +12,11 @@ keeping the ``Host`` header, so URLs the upstream builds from it (registry uploa
 * ``truncate`` -- forwards, then sends the full headers and only half of the body
   and closes: the upstream acted, the client cannot know (the unknown-outcome case).
 
-``set_rewrite(Rewrite(...))`` makes it a hostile service instead: matching requests
-are forwarded, and the upstream's answer is replaced by the status, headers and body
-the test chose (a body may echo a request header, as some servers echo
-``Authorization`` into their error pages).
+``set_rewrite(Rewrite(...), ...)`` makes it a hostile service instead: matching
+requests are forwarded, and the upstream's answer is replaced by the status, headers
+and body the test chose (the first rule that matches applies); a body may echo a
+request header, as some servers echo ``Authorization`` into their error pages, and
+every echoed value is kept in :attr:`FaultProxy.echoed`.
 
 Draws come from one ``random.Random(seed)`` under a lock, so a sequential client
 sees the same faults on every run. ``down(mode)`` turns the service permanently off
@@ -109,11 +110,17 @@ class Rewrite:
             return False
         return self.path is None or re.search(self.path, path) is not None
 
+    def echoed(self, request_headers: Any) -> str | None:
+        """The value of ``echo_header`` in ``request_headers`` ("" if absent), or None."""
+        if self.echo_header is None:
+            return None
+        return str(request_headers.get(self.echo_header) or "")
+
     def answer(self, request_headers: Any) -> tuple[int, list[tuple[str, str]], bytes]:
         """The replacement answer for a request with ``request_headers``."""
         body = self.body
-        if self.echo_header is not None:
-            value = request_headers.get(self.echo_header) or ""
+        value = self.echoed(request_headers)
+        if value is not None:
             body = body.replace(b"{echo}", json.dumps(value)[1:-1].encode())
         return self.status, list(self.headers), body
 
@@ -183,7 +190,8 @@ class FaultProxy:
         self._random = random.Random(seed)  # noqa: S311 (test fault schedule, not crypto)
         self._down: str | None = None
         self._holds: list[Hold] = []
-        self._rewrite: Rewrite | None = None
+        self._rewrites: tuple[Rewrite, ...] = ()
+        self.echoed: list[str] = []
         self._lock = threading.Lock()
         self._number = 0
         self._stopping = threading.Event()
@@ -214,16 +222,21 @@ class FaultProxy:
             if seed is not None:
                 self._random.seed(seed)
 
-    def set_rewrite(self, rewrite: Rewrite | None) -> None:
-        """Replace the answers to the requests ``rewrite`` matches (None: stop)."""
+    def set_rewrite(self, *rewrites: Rewrite) -> None:
+        """Replace the answers to the requests the ``rewrites`` match (none: stop)."""
         with self._lock:
-            self._rewrite = rewrite
+            self._rewrites = rewrites
 
     def rewrite_for(self, method: str, path: str) -> Rewrite | None:
-        """The rewrite that applies to ``method path``, if any."""
+        """The first rewrite that applies to ``method path``, if any."""
         with self._lock:
-            rewrite = self._rewrite
-        return rewrite if rewrite is not None and rewrite.matches(method, path) else None
+            rewrites = self._rewrites
+        return next((r for r in rewrites if r.matches(method, path)), None)
+
+    def _note_echo(self, value: str | None) -> None:
+        if value is not None:
+            with self._lock:
+                self.echoed.append(value)
 
     def down(self, mode: str = "503") -> None:
         """Make the service permanently unavailable: every request ``503`` or ``reset``."""
@@ -415,6 +428,7 @@ class _FaultHandler(BaseHTTPRequestHandler):
                 forwarded = True
                 rewrite = self.proxy.rewrite_for(self.command, path)
                 if rewrite is not None:
+                    self.proxy._note_echo(rewrite.echoed(self.headers))
                     status, headers, data = rewrite.answer(self.headers)
                 declared = None
                 if self.command == "HEAD":
