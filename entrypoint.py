@@ -83,7 +83,7 @@ class Console:
     def error(self, message: str, title: str | None = None, hint: str | None = None) -> None:
         """An error annotation: the message, then the hint on a second line."""
         self._write(output.workflow_command("error", message, title=title,
-                                            lines=[f"  hint: {hint}"] if hint else []))
+                                            lines=output.hint_lines(hint)))
 
     def warning(self, message: str) -> None:
         """A warning annotation."""

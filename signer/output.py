@@ -83,12 +83,17 @@ def write_lines(stream: IO[str], lines: Iterable[str]) -> None:
     stream.flush()
 
 
+def hint_lines(hint: str | None) -> list[str]:
+    """``  hint: ...`` and the further lines of a (multi-line) hint, not yet escaped."""
+    if not hint:
+        return []
+    first, *rest = hint.split("\n")
+    return [f"  hint: {first}", *rest]
+
+
 def error_lines(error: Error, prefix: str = "Error: ") -> list[str]:
     """An error as the lines a user sees: the message, then its hint (not yet escaped)."""
-    lines = [prefix + error.message]
-    if error.hint:
-        lines.append(f"  hint: {error.hint}")
-    return lines
+    return [prefix + error.message, *hint_lines(error.hint)]
 
 
 # --------------------------------------------------------------------------- runner
