@@ -133,10 +133,10 @@ def read_bounded(response: requests.Response, limit: int, what: str = "response"
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Replace every non-empty secret in ``text`` with ``***``."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
+    """Replace every secret (4 characters or more) in ``text`` with ``***``, longest
+    first. Redact before shortening a text: a cut secret no longer matches."""
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, "***")
     return text
 
 

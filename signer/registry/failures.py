@@ -2,12 +2,15 @@
 
 Each kind of failure a user meets gets its own message: unknown host (DNS), refused
 connection, TLS failure, timeout, 401, 403, 404, 429, 5xx, an HTML page where the
-registry API should answer. Server-provided text is shortened and scrubbed of any
-secret we hold; response bodies are read with a small cap.
+registry API should answer. Server-provided text is scrubbed of every credential we
+hold or sent with the request (a server may echo its ``Authorization`` header), then
+shortened; response bodies are read with a small cap.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import socket
 from collections.abc import Iterable
@@ -95,6 +98,24 @@ def looks_like_html(content_type: str, body: bytes) -> bool:
     return start.startswith((b"<!doctype html", b"<html", b"<head", b"<body"))
 
 
+def sent_credentials(request: requests.PreparedRequest | None) -> list[str]:
+    """Every secret in the ``Authorization`` header ``request`` carried: the whole
+    value, its credential (a bearer token, a Basic base64 blob) and, for Basic, the
+    decoded ``user:password`` and the password."""
+    value = request.headers.get("Authorization") if request is not None else None
+    if not value:
+        return []
+    scheme, _, credential = value.strip().partition(" ")
+    found = [value, credential.strip()]
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credential.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            decoded = ""
+        found += [decoded, decoded.partition(":")[2]]
+    return [secret for secret in found if secret]
+
+
 def _detail(body: bytes, secrets: Iterable[str]) -> str:
     """``CODE: message`` from a distribution-spec error body, else ''."""
     try:
@@ -114,7 +135,7 @@ def response_error(response: requests.Response, what: str, host: str, *,
     status = response.status_code
     content_type = response.headers.get("Content-Type", "")
     body = _read_error_body(response)
-    secrets = tuple(secrets)
+    secrets = (*secrets, *sent_credentials(response.request))
     detail = _detail(body, secrets)
     suffix = f" [{detail}]" if detail else ""
     insufficient_scope = "insufficient_scope" in response.headers.get("WWW-Authenticate", "")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,7 +132,7 @@ class FulcioClient:
                             backoff=self.backoff)
 
     def _post(self, body: bytes, token: IdentityToken) -> SigningCertificate:
-        from signer.http import display_host, redact
+        from signer.http import display_host
 
         url = self.url + SIGNING_CERT_PATH
         # Never follow a redirect: the body holds the identity token too, and a 307/308
@@ -151,21 +152,25 @@ class FulcioClient:
                 f"{' to ' + display_host(location) if display_host(location) else ''}; "
                 "the identity token is not sent on",
                 hint="give Fulcio's final address as --fulcio-url")
-        message = _error_message(text)
-        error = SigningError(redact(f"Fulcio refused the certificate request (HTTP {status})"
-                                    f"{': ' + message if message else ''}", [token.raw]),
-                             hint=_hint_for(status))
+        message = _error_message(text, [token.raw])
+        error = SigningError(f"Fulcio refused the certificate request (HTTP {status})"
+                             f"{': ' + message if message else ''}", hint=_hint_for(status))
         if status == 429 or status >= 500:
             raise TransientServiceError(error)
         raise error
 
 
-def _error_message(body: bytes) -> str:
+def _error_message(body: bytes, secrets: Sequence[str]) -> str:
+    """Fulcio's error message, the identity token redacted before it is shortened."""
+    from signer.http import redact
+
     try:
         message = json.loads(body).get("message")
-    except (ValueError, AttributeError, UnicodeDecodeError):
+    except (ValueError, AttributeError, UnicodeDecodeError, RecursionError):
         return ""
-    return " ".join(message.split())[:200] if isinstance(message, str) else ""
+    if not isinstance(message, str):
+        return ""
+    return redact(" ".join(message.split()), secrets)[:200]
 
 
 def _hint_for(status: int) -> str | None:
