@@ -7,8 +7,9 @@ log, ``$GITHUB_OUTPUT``, the job summary or the JSON report:
 
 * :func:`neutralise` turns any value into one display-safe line: line breaks (CR, LF,
   NEL, U+2028/U+2029, VT, FF, the C0 separators), every other C0 and C1 control
-  (ESC, so no terminal escape sequence survives), DEL, bidirectional overrides and
-  unpaired surrogates are written as visible escapes (``\\r``, ``\\x1b``, ``\\u202e``);
+  (ESC, so no terminal escape sequence survives), DEL, invisible format characters
+  (bidi overrides, zero-width characters, tag characters) and unpaired surrogates are
+  written as visible escapes (``\\r``, ``\\x1b``, ``\\u202e``);
 * :func:`log_line` also defuses a line that a GitHub runner would read as a workflow
   command (``::name::`` or ``##[name]`` after leading white space);
 * :func:`write_lines` writes such lines to a stream, :func:`error_lines` formats an
@@ -35,14 +36,19 @@ if TYPE_CHECKING:
     from signer.errors import Error
 
 _SHORT_ESCAPES = {"\r": "\\r", "\n": "\\n", "\t": "\\t"}
-#: bidirectional formatting characters ("Trojan Source"): they reorder what is shown
-_BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-#: everything :func:`neutralise` escapes: C0, DEL, C1 (NEL among them), the Unicode
-#: line and paragraph separators, bidi controls and lone surrogates
-_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI}\ud800-\udfff]")
-#: what :func:`terminal_json` escapes: as :data:`_UNSAFE` but the C0 range, which a
-#: JSON serialiser escapes inside strings and uses raw (LF, space) between tokens
-_UNSAFE_IN_JSON = re.compile(f"[\x7f-\x9f\u2028\u2029{_BIDI}\ud800-\udfff]")
+#: Unicode format characters (category Cf): invisible, yet they change what is shown --
+#: bidirectional overrides ("Trojan Source"), zero-width spaces and joiners, the BOM,
+#: interlinear annotations, tag characters ("ASCII smuggling")
+_FORMAT = ("\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+           "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+           "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+           "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f")
+#: what :func:`terminal_json` escapes: DEL, C1 (NEL among them), the Unicode line and
+#: paragraph separators, format characters and lone surrogates -- not the C0 range,
+#: which a JSON serialiser escapes inside strings and uses raw (LF, space) between tokens
+_UNSAFE_IN_JSON = re.compile(f"[\x7f-\x9f\u2028\u2029{_FORMAT}\ud800-\udfff]")
+#: everything :func:`neutralise` escapes: the above and every C0 control
+_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_FORMAT}\ud800-\udfff]")
 #: a line the runner would execute: ``::cmd`` or the older ``##[cmd``
 _COMMAND_START = re.compile(r"^(\s*)(::|##\[)")
 #: characters that mean something in GitHub-flavoured Markdown or HTML inline text
@@ -56,7 +62,9 @@ def _escape(match: re.Match[str]) -> str:
     if short is not None:
         return short
     code = ord(char)
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def neutralise(value: object) -> str:
@@ -194,7 +202,11 @@ def report_value(value: Any) -> Any:
 
 
 def _json_escape(match: re.Match[str]) -> str:
-    return f"\\u{ord(match.group(0)):04x}"
+    code = ord(match.group(0))
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    high, low = divmod(code - 0x10000, 0x400)  # JSON spells astral characters as a pair
+    return f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}"
 
 
 def terminal_json(text: str) -> str:

@@ -76,37 +76,38 @@ def assert_not_printed(text: str, echoed: list[str]) -> None:
             assert leaked == [], (secret[:4] + "…", leaked, text)
 
 
+def verify_through_echoing_proxy(upstream: str, image: Reference, rewrites: tuple[Rewrite, ...],
+                                 username: str, password: str, tmp_path: Path,
+                                 scheme: str) -> None:
+    """``signer verify`` through a proxy that echoes the credentials it was sent."""
+    with FaultProxy(upstream, name="registry") as proxy:
+        proxy.set_rewrite(*rewrites)
+        env = _docker_config(tmp_path / "docker", proxy.host, username, password)
+        result = signer_cli(["verify", "--key", str(_public_key(tmp_path)),
+                             "--insecure-ignore-tlog", str(via(image, proxy.host))], env=env)
+    assert result.returncode == 1, result.stderr
+    assert "HTTP 403" in result.stderr and "you sent Authorization: ***" in result.stderr
+    assert all(h.startswith(scheme + " ") for h in proxy.echoed), proxy.echoed
+    assert_not_printed(result.stderr + result.stdout, proxy.echoed)
+
+
 def test_bearer_token_echoed_by_the_registry_is_redacted(token_registry: AuthRegistry,
                                                          tmp_path: Path) -> None:
     keychain = StaticKeychain(Credentials(token_registry.username, token_registry.password),
                               frozenset({token_registry.host}))
     with RegistryClient(credentials=keychain) as client:
         image = push_plain_image(token_registry.registry, client, "echo/bearer")
-    with FaultProxy(token_registry.host, name="registry") as proxy:
-        proxy.set_rewrite(ECHO_MANIFESTS)
-        env = _docker_config(tmp_path / "docker", proxy.host, token_registry.username,
-                             token_registry.password)
-        result = signer_cli(["verify", "--key", str(_public_key(tmp_path)),
-                             "--insecure-ignore-tlog", str(via(image, proxy.host))], env=env)
-    assert result.returncode == 1, result.stderr
-    assert "HTTP 403" in result.stderr and "you sent Authorization: ***" in result.stderr
-    assert all(h.startswith("Bearer ") for h in proxy.echoed), proxy.echoed
-    assert_not_printed(result.stderr + result.stdout, proxy.echoed)
+    verify_through_echoing_proxy(token_registry.host, image, (ECHO_MANIFESTS,),
+                                 token_registry.username, token_registry.password, tmp_path,
+                                 "Bearer")
 
 
 def test_basic_credentials_echoed_by_the_registry_are_redacted(registry: LocalRegistry,
                                                                push_image: PushImage,
                                                                tmp_path: Path) -> None:
-    image = push_image("echo-basic")
-    with FaultProxy(registry.host, name="registry") as proxy:
-        proxy.set_rewrite(BASIC_CHALLENGE, ECHO_MANIFESTS)
-        env = _docker_config(tmp_path / "docker", proxy.host, "alice", "s3cret-basic-pw")
-        result = signer_cli(["verify", "--key", str(_public_key(tmp_path)),
-                             "--insecure-ignore-tlog", str(via(image, proxy.host))], env=env)
-    assert result.returncode == 1, result.stderr
-    assert "HTTP 403" in result.stderr and "you sent Authorization: ***" in result.stderr
-    assert all(h.startswith("Basic ") for h in proxy.echoed), proxy.echoed
-    assert_not_printed(result.stderr + result.stdout, proxy.echoed)
+    verify_through_echoing_proxy(registry.host, push_image("echo-basic"),
+                                 (BASIC_CHALLENGE, ECHO_MANIFESTS), "alice", "s3cret-basic-pw",
+                                 tmp_path, "Basic")
 
 
 def test_the_action_prints_no_echoed_registry_credential(action: ActionHarness,  # noqa: F811

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -31,13 +33,21 @@ HOSTILE = {
     "\r": "\\r", "\n": "\\n", "\t": "\\t", "\x00": "\\x00", "\x1b": "\\x1b", "\x07": "\\x07",
     "\x0b": "\\x0b", "\x0c": "\\x0c", "\x1c": "\\x1c", "\x7f": "\\x7f", "\x85": "\\x85",
     "\x9b": "\\x9b", "\u2028": "\\u2028", "\u2029": "\\u2029", "\u202e": "\\u202e",
-    "\u2066": "\\u2066", "\u200f": "\\u200f", "\udcff": "\\udcff",
+    "\u2066": "\\u2066", "\u200f": "\\u200f", "\udcff": "\\udcff", "\u200b": "\\u200b",
+    "\ufeff": "\\ufeff", "\U000e0041": "\\U000e0041",
 }
 
 
 @pytest.mark.parametrize(("char", "shown"), sorted(HOSTILE.items()))
 def test_neutralise_makes_each_control_visible(char: str, shown: str) -> None:
     assert neutralise(f"a{char}b") == f"a{shown}b"
+
+
+def test_every_invisible_or_control_character_is_escaped() -> None:
+    unsafe = [chr(code) for code in range(sys.maxunicode + 1)
+              if unicodedata.category(chr(code)) in ("Cc", "Cf", "Cs", "Zl", "Zp")]
+    missed = [f"U+{ord(c):04X}" for c in unsafe if neutralise(c) == c]
+    assert missed == []
 
 
 def test_neutralise_keeps_printable_text_and_takes_any_value() -> None:
@@ -121,9 +131,9 @@ def test_report_values_are_neutralised_at_every_depth() -> None:
 
 
 def test_terminal_json_is_the_same_json_without_raw_controls() -> None:
-    value = [{"k": "a\x85b\x9b\x7f\u2028\u202e c\r\n", "n": [1, 2]}]
+    value = [{"k": "a\x85b\x9b\x7f\u2028\u202e c\r\n\U000e0041", "n": [1, 2]}]
     for raw in (json.dumps(value, ensure_ascii=False),
                 json.dumps(value, ensure_ascii=False, indent=2)):
         safe = terminal_json(raw)
         assert json.loads(safe) == value
-        assert not re.search("[\x7f-\x9f\u2028\u2029\u202e]", safe)
+        assert not re.search("[\x7f-\x9f\u2028\u2029\u202e\U000e0041]", safe)
