@@ -85,32 +85,26 @@ def changed_files(ref: str, cwd: str = ".") -> set[str]:
     return {os.path.realpath(os.path.join(top, name)) for name in names.split("\0") if name}
 
 
-def _clean(text: str) -> str:
-    """Outside text made safe for a terminal or CI log: control characters escaped."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
 def _signatures(result: ImageResult) -> str:
     return " ".join(f"{root.name}={root.valid}" for root in result.trust_roots) or "-"
 
 
 def print_table(results: list[ImageResult]) -> None:
     """One block per image: verdict row, then the places that name it."""
+    from signer.output import write_lines
+
     for result in results:
         rule = (f"{result.rule.pattern!r} -> {result.validator.name if result.validator else '?'}"
                 if result.rule is not None else "-")
         digest = result.digest[:19] + "…" if result.digest else "-"
-        sys.stdout.write(_clean(f"{result.status.upper():<10} {result.reference}") + "\n")
-        sys.stdout.write(_clean(f"    digest {digest}  rule {rule}  signatures "
-                                f"{_signatures(result)}") + "\n")
-        sys.stdout.write(_clean(f"    {result.reason}") + "\n")
+        lines = [f"{result.status.upper():<10} {result.reference}",
+                 f"    digest {digest}  rule {rule}  signatures {_signatures(result)}",
+                 f"    {result.reason}"]
         if result.status != "pass":
-            for root in result.trust_roots:
-                if root.reason:
-                    sys.stdout.write(_clean(f"    trust root {root.name!r}: {root.reason}")
-                                     + "\n")
-        for use in result.uses:
-            sys.stdout.write(_clean(f"    at {use.location} ({use.kind})") + "\n")
+            lines += [f"    trust root {root.name!r}: {root.reason}"
+                      for root in result.trust_roots if root.reason]
+        lines += [f"    at {use.location} ({use.kind})" for use in result.uses]
+        write_lines(sys.stdout, lines)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
     from signer.gate.discovery import discover
     from signer.gate.policy import load_policy
     from signer.gating import FAIL, PASS, UNRESOLVED, WARN, GateOptions, evaluate
+    from signer.output import write_lines
     from signer.registry.client import RegistryClient
     from signer.trust import TrustedRoot, load_default
 
@@ -129,8 +124,7 @@ def run(args: argparse.Namespace) -> int:
     policy = load_policy(args.policy)
     only = changed_files(args.changed_from) if args.changed_from else None
     uses, problems = discover(args.paths, only)
-    for problem in problems:
-        sys.stderr.write(_clean(f"warning: skipped {problem.message}") + "\n")
+    write_lines(sys.stderr, [f"warning: skipped {problem.message}" for problem in problems])
     trust = TrustedRoot.from_file(args.trusted_root) if args.trusted_root else load_default()
     options = GateOptions(trust=trust, max_workers=args.max_workers,
                           signature_repository=args.signature_repository
@@ -155,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         print_table(results)
     counts = {status: sum(r.status == status for r in results)
               for status in (PASS, FAIL, WARN, UNRESOLVED)}
-    sys.stderr.write(f"{len(results)} images in {len(uses)} references: {counts[PASS]} passed, "
-                     f"{counts[FAIL]} refused, {counts[WARN]} warned, "
-                     f"{counts[UNRESOLVED]} unresolved\n")
+    write_lines(sys.stderr, [f"{len(results)} images in {len(uses)} references: "
+                             f"{counts[PASS]} passed, {counts[FAIL]} refused, "
+                             f"{counts[WARN]} warned, {counts[UNRESOLVED]} unresolved"])
     return 1 if any(r.fails_run for r in results) else 0
