@@ -73,8 +73,10 @@ CORPUS = (ISSUE_ATTACK + "\n::set-output name=verified::true\n##[add-mask]octo"
           "`tick` [link](javascript:alert(1)) *bold*")
 #: the corpus as it fits where only ASCII is allowed (IA5String SANs)
 ASCII_CORPUS = "".join(c for c in CORPUS if ord(c) < 128)
-#: the corpus as it fits a URI path (a workflow file name in a SAN)
-WORKFLOW_CORPUS = ASCII_CORPUS.replace("\x00", "")
+#: the corpus as it fits a URI path (a workflow file name in a SAN), the issue's attack
+#: first and no LF, which would make an error fold the whole message onto one line
+WORKFLOW_CORPUS = (ISSUE_ATTACK + "\x1b[2J\x1b]0;pwned\x07\x0b\x0c\x1c\x7f##[add-mask]octo"
+                   "|<img src=x onerror=alert(1)>`tick` [link](javascript:alert(1)) *bold*")
 #: masks the attacker would like to register
 ATTACKER_MASKS = {"octo", "zz"}
 GET = frozenset({"GET"})
@@ -289,7 +291,11 @@ def test_cli_verify_failure_lines_do_not_inject(hostile_image: Reference,
     result = cli(["verify", *_policy_flags(sigstore_stack, "^https://victim/$"),
                          str(hostile_image)])
     assert result.returncode == 12, result.stderr
-    assert "matching bundle to payload" in result.stderr  # the issue's attack is reached
+    # the issue's attack: a forged Rekor body (its non-hex hash is refused as malformed
+    # since issue 13.3) and the hostile identity's SAN, echoed in the identity failure
+    assert "rekor body:" in result.stderr
+    assert "found subjects [https://github.com/octo-org/octo-repo/.github/workflows/x" \
+        in result.stderr
     assert "found subjects" in result.stderr  # and the hostile SAN
     assert "octo" in result.stderr  # shown, made harmless
     assert_terminal_safe("verify stderr", result.stderr)
@@ -374,7 +380,7 @@ def test_action_verify_with_hostile_signatures(action: ActionHarness,  # noqa: F
     refused = action.run({"mode": "verify", "images": str(hostile_image), **trust,
                           "certificate-identity": "https://victim/"})
     assert refused.exit_code == 12, refused.log
-    assert "matching bundle to payload" in refused.raw_log
+    assert "rekor body:" in refused.raw_log and "found subjects" in refused.raw_log
     assert_action_log_safe(refused, secrets)
     assert_outputs_safe(refused)
     assert_summary_intact(refused.summary)
