@@ -52,6 +52,7 @@ from signer.reference import Reference
 from signer.registry.client import RegistryClient
 from signer.testing.faultproxy import FaultProxy, Rewrite
 from signer.testing.registry import LocalRegistry
+from signer.testing.runner import ActionRun, parse_command_file
 from signer.testing.stack import Stack
 from tests.hardening.conftest import PushImage, via
 from tests.integration.action.conftest import (
@@ -59,7 +60,6 @@ from tests.integration.action.conftest import (
     ActionHarness,
     action,  # noqa: F401
 )
-from tests.integration.action.runner_emulator import ActionRun, parse_command_file
 from tests.integration.verify.conftest import push_signatures_to
 
 pytestmark = pytest.mark.slow

@@ -26,7 +26,7 @@ from signer.output import (
     write_lines,
     write_step_outputs,
 )
-from tests.integration.action.runner_emulator import parse_command_file
+from signer.testing.runner import parse_command_file
 
 #: every character class neutralise() must make visible
 HOSTILE = {
