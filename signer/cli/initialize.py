@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     """Fetch, verify, cache and remember the repository; print a summary."""
     import sys
 
+    from signer.output import write_lines
     from signer.services.tuf.cache import cache_base, repository_dir
     from signer.services.tuf.client import load_trust
     from signer.services.tuf.instances import choose_instance, remember
@@ -42,16 +43,15 @@ def run(args: argparse.Namespace) -> int:
     base = cache_base()
     trust = load_trust(instance, base)
     if trust.notice:
-        sys.stderr.write(trust.notice + "\n")
+        write_lines(sys.stderr, [trust.notice])
     remember(base, instance)
     root = trust.trusted_root
-    sys.stderr.write(
-        f"Initialized TUF repository {instance.mirror}\n"
-        f"  cache: {repository_dir(base, instance.mirror)}\n"
+    cas, tsas = len(root.certificate_authorities), len(root.timestamp_authorities)
+    write_lines(sys.stderr, [
+        f"Initialized TUF repository {instance.mirror}",
+        f"  cache: {repository_dir(base, instance.mirror)}",
         f"  trusted root: {len(root.tlogs)} transparency log(s), {len(root.ctlogs)} CT "
-        f"log(s), {len(root.certificate_authorities)} certificate authorit"
-        f"{'y' if len(root.certificate_authorities) == 1 else 'ies'}, "
-        f"{len(root.timestamp_authorities)} timestamp authorit"
-        f"{'y' if len(root.timestamp_authorities) == 1 else 'ies'}\n"
-        f"  signing config: {'yes' if trust.signing_config is not None else 'none published'}\n")
+        f"log(s), {cas} certificate authorit{'y' if cas == 1 else 'ies'}, "
+        f"{tsas} timestamp authorit{'y' if tsas == 1 else 'ies'}",
+        f"  signing config: {'yes' if trust.signing_config is not None else 'none published'}"])
     return 0

@@ -25,7 +25,9 @@ def tuf_trust(*, offline: bool = False, ca_bundle: str | None = None) -> TufTrus
     base = cache_base()
     trust = load_trust(remembered_instance(base), base, offline=offline, ca_bundle=ca_bundle)
     if trust.notice:
-        sys.stderr.write(trust.notice + "\n")
+        from signer.output import write_lines
+
+        write_lines(sys.stderr, [trust.notice])
     return trust
 
 
