@@ -224,6 +224,9 @@ class Inputs:
     fulcio_url: str | None = None
     rekor_url: str | None = None
     trusted_root: str | None = None
+    tuf_mirror: str | None = None
+    tuf_root: str | None = None
+    staging: bool = False
     policy: VerifyPolicy | None = None
     insecure_ignore_tlog: bool = False
     verify_after_sign: bool = True
@@ -500,6 +503,13 @@ def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProble
     rekor = attempt(lambda: _check_url("rekor-url", input_value(env, "rekor-url")), None)
     trusted_root = attempt(lambda: _check_path("trusted-root", input_value(env, "trusted-root"),
                                                workspace), None)
+    tuf_mirror = attempt(lambda: _check_url("tuf-mirror", input_value(env, "tuf-mirror")), None)
+    tuf_root = attempt(lambda: _check_path("tuf-root", input_value(env, "tuf-root"), workspace),
+                       None)
+    staging = attempt(lambda: parse_bool(env, "staging", False), False)
+    if trusted_root and (tuf_mirror or tuf_root or staging):
+        problems.append(InputProblem("trusted-root", "give either trusted-root or the TUF "
+                                     "inputs (tuf-mirror, tuf-root, staging), not both"))
     policy = attempt(lambda: _verify_policy(env, mode, workspace), None)
     ca_bundle = attempt(lambda: _check_path("registry-ca-bundle",
                                             input_value(env, "registry-ca-bundle"), workspace),
@@ -515,7 +525,8 @@ def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProble
         registry_username=username, registry_password=password, key=key,
         key_password=key_password, annotations=annotations, recursive=recursive,
         tlog_upload=tlog_upload, fulcio_url=fulcio, rekor_url=rekor,
-        trusted_root=trusted_root, policy=policy, insecure_ignore_tlog=ignore_tlog,
+        trusted_root=trusted_root, tuf_mirror=tuf_mirror, tuf_root=tuf_root, staging=staging,
+        policy=policy, insecure_ignore_tlog=ignore_tlog,
         verify_after_sign=verify_after, insecure_registries=insecure,
         registry_ca_bundle=ca_bundle, github_token=env.get("INPUT_GITHUB_TOKEN") or None,
     ), []
@@ -720,6 +731,7 @@ class ActionRun:
         self.console = console
         self.results: dict[str, ImageResult] = {}
         self.policy: VerifyPolicy | None = inputs.policy
+        self._tuf_root: Any = None  # the TUF repository's trusted root, once fetched
 
     def fail(self, key: str, image: str, error: Exception) -> None:
         """Record ``error`` for one image and annotate it."""
@@ -817,7 +829,9 @@ class ActionRun:
             try:
                 options = SignOptions(
                     key=self._private_key(), identity_token=self._identity_token(),
-                    trusted_root=self._trusted_root(), annotations=dict(inputs.annotations),
+                    trusted_root=(self._trusted_root() if not inputs.key or inputs.tlog_upload
+                                  else None),
+                    annotations=dict(inputs.annotations),
                     tlog_upload=inputs.tlog_upload, recursive=inputs.recursive,
                     fulcio_url=inputs.fulcio_url or PUBLIC_GOOD_FULCIO_URL,
                     rekor_url=inputs.rekor_url or PUBLIC_GOOD_REKOR_URL)
@@ -850,13 +864,12 @@ class ActionRun:
         """Verify every pinned image against the policy, as ``signer verify`` does."""
         from signer.errors import Error, NoMatchingSignaturesError
         from signer.fetch import VerifyOptions, verify_images
-        from signer.trust import load_default
         from signer.verify.certs import certificate_subject, oidc_issuer
 
         with self.console.group("Verify"):
             try:
                 policy = self._verification_policy()
-                trust = self._trusted_root() or load_default()
+                trust = self._trusted_root()
             except Error as error:
                 for key, _ref in pinned:
                     self.results[key].verified = False
@@ -944,9 +957,25 @@ class ActionRun:
     # -- option helpers ----------------------------------------------------------
 
     def _trusted_root(self) -> Any:
+        """The trusted-root file, else the TUF repository's root (fetched once per run;
+        the cache is TUF_ROOT, which action.yml puts under runner.temp)."""
         from signer.trust import TrustedRoot
 
-        return TrustedRoot.from_file(self.inputs.trusted_root) if self.inputs.trusted_root else None
+        if self.inputs.trusted_root:
+            return TrustedRoot.from_file(self.inputs.trusted_root)
+        if self._tuf_root is None:
+            from signer.services.tuf.cache import cache_base
+            from signer.services.tuf.client import load_trust
+            from signer.services.tuf.instances import choose_instance
+
+            instance = choose_instance(self.inputs.tuf_mirror, self.inputs.tuf_root,
+                                       self.inputs.staging)
+            trust = load_trust(instance, cache_base())
+            if trust.notice:
+                self.console.warning(trust.notice)
+            self.console.line(f"trusted root: from TUF repository {instance.mirror}")
+            self._tuf_root = trust.trusted_root
+        return self._tuf_root
 
     def _private_key(self) -> Any:
         from signer.keys import load_private_key, load_private_key_bytes

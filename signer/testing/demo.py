@@ -5,7 +5,9 @@ and the local Sigstore stack on 127.0.0.1, builds a small image, pushes it, sign
 keyless through the GitHub-Actions-style token endpoint (the same environment
 variables a job with ``id-token: write`` has), verifies it with an identity policy
 (printing what ``cosign verify`` prints), then shows an unsigned image (exit 10) and a
-wrong identity (exit 12) rejected. Then it runs the GitHub Action itself -- this
+wrong identity (exit 12) rejected; ``signer initialize`` first points every command at
+the stack's TUF repository, whose trusted root they use (no ``--trusted-root``). Then it
+runs the GitHub Action itself -- this
 checkout's ``action.yml`` as a runner runs it (:mod:`signer.testing.runner`), in a job
 whose ``id-token: write`` token endpoint is the local stack's -- to push and sign an
 image and then verify it, printing each step's log, outputs and job summary as a user
@@ -40,6 +42,8 @@ class Demo:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
+        #: the TUF cache of every signer command (never the user's own)
+        self.tuf_root = workdir / "tuf-cache"
         self.failures: list[str] = []
         self.steps = 0
 
@@ -59,7 +63,7 @@ class Demo:
         self.heading(f"{self.steps}. {title}")
         prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in (shown_env or {}).items())
         print(f"$ {prefix + ' ' if prefix else ''}signer {shlex.join(args)}", flush=True)
-        environment = {**os.environ, **(env or {})}
+        environment = {**os.environ, "TUF_ROOT": str(self.tuf_root), **(env or {})}
         started = time.monotonic()
         completed = subprocess.run(
             [sys.executable, "-m", "signer", *args], env=environment, capture_output=True,
@@ -133,8 +137,9 @@ def run_action_steps(demo: Demo, workdir: Path, registry_host: str, stack: Stack
     github_token = "ghs_" + secrets.token_hex(18)
     image = write_oci_layout(workdir / "action-image", seed="signer-demo-action", tag="v1")
     target = f"{registry_host}/demo/action-app:v1"
-    local_sigstore = {"fulcio-url": stack.fulcio_url, "rekor-url": stack.rekor_url,
-                      "trusted-root": str(stack.trusted_root_path)}
+    # the trusted root comes from the stack's TUF repository, as from Sigstore's
+    tuf = {"tuf-mirror": stack.tuf_url, "tuf-root": str(stack.tuf_root_path)}
+    local_sigstore = {"fulcio-url": stack.fulcio_url, "rekor-url": stack.rekor_url, **tuf}
     signed = show_action(demo, "The GitHub Action: push an image and sign it keyless",
                          workdir / "job-sign",
                          {"push-from": str(image.path), "images": target, **local_sigstore},
@@ -147,8 +152,7 @@ def run_action_steps(demo: Demo, workdir: Path, registry_host: str, stack: Stack
         workdir / "job-verify",
         {"mode": "verify", "images": target,
          "certificate-identity": stack.default_identity,
-         "certificate-oidc-issuer": stack.oidc_issuer_url,
-         "trusted-root": str(stack.trusted_root_path)}, stack, github_token)
+         "certificate-oidc-issuer": stack.oidc_issuer_url, **tuf}, stack, github_token)
     _expect(demo, verified.outputs.get("verified") == "true"
             and verified.outputs.get("certificate-identity") == stack.default_identity,
             "the action's verify step did not report the signer's identity as verified")
@@ -192,8 +196,14 @@ def run_demo(workdir: Path) -> int:
         print(f"GitHub token endpoint: {stack.token_request_url}")
         print(f"Fulcio:                {stack.fulcio_url}")
         print(f"Rekor:                 {stack.rekor_url}")
-        print(f"trusted root:          {stack.trusted_root_path}", flush=True)
-        trust = ["--trusted-root", str(stack.trusted_root_path)]
+        print(f"TUF repository:        {stack.tuf_url} (root.json: {stack.tuf_root_path})")
+        print(f"TUF cache:             TUF_ROOT={demo.tuf_root}", flush=True)
+        # sign and verify take the trusted root from the stack's TUF repository, as
+        # they take public good's by default: no --trusted-root below
+        demo.signer("Trust the local Sigstore's TUF repository (as cosign initialize)",
+                    ["initialize", "--mirror", stack.tuf_url, "--root",
+                     str(stack.tuf_root_path)])
+        trust: list[str] = []
         identity, issuer = stack.default_identity, stack.oidc_issuer_url
 
         image = write_oci_layout(workdir / "image", seed="signer-demo", tag="v1")
