@@ -41,6 +41,7 @@ SECRET_VARIABLES = (
     "INPUT_REGISTRY_PASSWORD",
     "INPUT_KEY_PASSWORD",
     "INPUT_GITHUB_TOKEN",
+    "INPUT_IDENTITY_TOKEN",
     "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
     "ACTIONS_RUNTIME_TOKEN",
     "SIGSTORE_ID_TOKEN",
@@ -234,6 +235,11 @@ class Inputs:
     registry_ca_bundle: str | None = None
     #: the fallback credential for ghcr.io (the github-token input)
     github_token: str | None = None
+    #: where signatures are stored and looked for (cosign's COSIGN_REPOSITORY)
+    signature_repository: str | None = None
+    #: an OIDC token to sign with instead of the job's (the identity-token input)
+    identity_token: str | None = None
+    show_summary: bool = True
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -489,6 +495,15 @@ def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProble
     elif key and not is_pem(key):
         key = attempt(lambda: _check_path("key", key or "", workspace), None)
     key_password = env.get("INPUT_KEY_PASSWORD", "") or None
+    identity_token = env.get("INPUT_IDENTITY_TOKEN", "").strip() or None
+    if identity_token and mode == "verify":
+        problems.append(InputProblem("identity-token", "only used in sign mode"))
+    elif identity_token and key:
+        problems.append(InputProblem("identity-token", "signing with a key needs no identity "
+                                     "token; give one of them"))
+    signature_repository = attempt(lambda: _check_signature_repository(
+        input_value(env, "signature-repository")), None)
+    show_summary = attempt(lambda: parse_bool(env, "show-summary", True), True)
 
     annotations = attempt(lambda: parse_annotations(env.get("INPUT_ANNOTATIONS", "")), ())
     recursive = attempt(lambda: parse_bool(env, "recursive", False), False)
@@ -529,7 +544,23 @@ def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProble
         policy=policy, insecure_ignore_tlog=ignore_tlog,
         verify_after_sign=verify_after, insecure_registries=insecure,
         registry_ca_bundle=ca_bundle, github_token=env.get("INPUT_GITHUB_TOKEN") or None,
+        signature_repository=signature_repository, identity_token=identity_token,
+        show_summary=show_summary,
     ), []
+
+
+def _check_signature_repository(value: str) -> str | None:
+    """A ``REGISTRY/REPOSITORY`` without tag or digest (as cosign's COSIGN_REPOSITORY)."""
+    from signer.errors import Error
+    from signer.fetch import signature_repository_reference
+    from signer.reference import parse_reference
+
+    if not value:
+        return None
+    try:
+        return signature_repository_reference(parse_reference("r/r"), value).repository_name
+    except Error as err:
+        raise InputProblem("signature-repository", err.message) from None
 
 
 def credentials_registry(value: str, has_credentials: bool,
@@ -585,7 +616,10 @@ class ImageResult:
 
     image: str
     digest: str | None = None
+    #: the signature made, or the first that passed (the signature-ref output)
     signature_ref: str | None = None
+    #: every signature made or passing (``.sig`` tags and bundle referrers)
+    signature_refs: list[str] = field(default_factory=list)
     identity: str | None = None
     issuer: str | None = None
     rekor_log_index: int | None = None
@@ -612,13 +646,14 @@ class ImageResult:
         return "✅ " + " and ".join(parts) if parts else "-"
 
     def as_json(self) -> dict[str, Any]:
-        """The report entry."""
+        """The entry of the ``results`` output and of the report."""
+        refs = self.signature_refs or ([self.signature_ref] if self.signature_ref else [])
         return {
-            "image": self.image, "digest": self.digest, "signature_ref": self.signature_ref,
+            "image": self.image, "digest": self.digest, "signed": self.signed,
+            "verified": bool(self.verified), "signature_refs": refs,
             "certificate_identity": self.identity, "certificate_oidc_issuer": self.issuer,
             "rekor_log_index": self.rekor_log_index, "rekor_entry_url": self.rekor_entry_url,
-            "signed": self.signed, "verified": self.verified, "error": self.error,
-            "exit_code": self.exit_code,
+            "error": self.error, "exit_code": self.exit_code,
         }
 
 
@@ -747,6 +782,19 @@ class ActionRun:
         result.error, result.exit_code = message, code
         self.console.error(message, title=f"signer {self.inputs.mode}: {image}", hint=hint)
 
+    def internal_error(self, error: Exception) -> list[ImageResult]:
+        """After a bug: every image not already judged fails with it (one line, no values)."""
+        message = f"internal error ({type(error).__name__})"
+        images = [str(ref) for ref in self.inputs.references]
+        for image in images:
+            if not any(r.image == image for r in self.results.values()):
+                self.results[image] = ImageResult(image)
+        for result in self.results.values():
+            if result.error is None and result.verified is not True:
+                result.error, result.exit_code = message, 1
+                result.verified = False if result.verified is None else result.verified
+        return list(self.results.values())
+
     def run(self, client: RegistryClient) -> list[ImageResult]:
         """Push (if asked), then sign and/or verify; never raises for user errors."""
         from signer.reference import parse_reference
@@ -834,7 +882,8 @@ class ActionRun:
                     annotations=dict(inputs.annotations),
                     tlog_upload=inputs.tlog_upload, recursive=inputs.recursive,
                     fulcio_url=inputs.fulcio_url or PUBLIC_GOOD_FULCIO_URL,
-                    rekor_url=inputs.rekor_url or PUBLIC_GOOD_REKOR_URL)
+                    rekor_url=inputs.rekor_url or PUBLIC_GOOD_REKOR_URL,
+                    signature_repository=inputs.signature_repository)
                 signed = sign_images(client, [ref for _key, ref in pinned], options)
             except Error as error:
                 for key, ref in pinned:
@@ -847,6 +896,7 @@ class ActionRun:
                     f"{item.reference} ({item.platform or 'child'})", digest=item.digest))
                 result.signed = True
                 result.signature_ref = item.signature_ref
+                result.signature_refs = [item.signature_ref]
                 result.identity, result.issuer = item.identity, item.issuer
                 result.rekor_log_index = item.log_index
                 result.rekor_entry_url = self._entry_link(item.log_index, item.entry_url)
@@ -879,7 +929,9 @@ class ActionRun:
             self.console.line(f"policy: {self.policy.describe()}")
             outcomes = verify_images(client, [ref for _key, ref in pinned],
                                      VerifyOptions(trust=trust, policy=policy,
-                                                   rekor_url=self.inputs.rekor_url))
+                                                   rekor_url=self.inputs.rekor_url,
+                                                   signature_repository=(
+                                                       self.inputs.signature_repository)))
             for (key, ref), outcome in zip(pinned, outcomes, strict=True):
                 result = self.results[key]
                 result.verified = outcome.verified
@@ -896,6 +948,8 @@ class ActionRun:
                 if passing.reference is not None and not result.signed:
                     # sign mode keeps the signature it just made (and its log entry)
                     result.signature_ref = passing.reference
+                    result.signature_refs = list(dict.fromkeys(
+                        p.reference for p in outcome.passing_signatures if p.reference))
                 if passing.certificate is not None:
                     result.identity = certificate_subject(passing.certificate)
                     result.issuer = oidc_issuer(passing.certificate)
@@ -994,10 +1048,12 @@ class ActionRun:
 
         if self.inputs.key:
             return None
-        token = resolve_identity_token(env=self.env)
+        given = self.inputs.identity_token
+        token = resolve_identity_token(given, env=self.env)
         self.console.mask(token.raw)
+        source = "the identity-token input" if given else token.source
         self.console.line(f"OIDC token for {token.identity} from {token.issuer} "
-                          f"(via {token.source})")
+                          f"(via {source})")
         return token.raw
 
     def _entry_link(self, log_index: int | None, api_url: str | None) -> str | None:
@@ -1008,8 +1064,10 @@ class ActionRun:
 
 
 def publish(inputs: Inputs | None, mode: str, results: Sequence[ImageResult],
-            policy: VerifyPolicy | None, env: Mapping[str, str], console: Console) -> None:
-    """Write the step outputs, the job summary and the JSON report."""
+            policy: VerifyPolicy | None, env: Mapping[str, str], console: Console,
+            summary: str | None = None) -> None:
+    """Write the step outputs, the job summary (unless ``show-summary: false``) and the
+    JSON report; ``summary`` replaces the per-image tables (refused inputs)."""
     report = write_report(Path(env.get("RUNNER_TEMP") or tempfile.gettempdir()), mode,
                           results, policy)
     first = results[0] if results else ImageResult("")
@@ -1021,14 +1079,31 @@ def publish(inputs: Inputs | None, mode: str, results: Sequence[ImageResult],
         "rekor-entry-url": first.rekor_entry_url or "",
         "certificate-identity": first.identity or "",
         "verified": "true" if verified else "false",
+        "results": json.dumps([r.as_json() for r in results]),
         "report": str(report),
     }
     if env.get("GITHUB_OUTPUT"):
         write_outputs(Path(env["GITHUB_OUTPUT"]), outputs)
-    if env.get("GITHUB_STEP_SUMMARY"):
+    show = inputs.show_summary if inputs is not None else (
+        input_value(env, "show-summary").lower() not in _FALSE - {""})
+    if env.get("GITHUB_STEP_SUMMARY") and show:
         with Path(env["GITHUB_STEP_SUMMARY"]).open("a", encoding="utf-8") as handle:
-            handle.write(render_summary(mode, results, policy) + "\n")
+            handle.write((summary or render_summary(mode, results, policy)) + "\n")
     console.line(f"report: {report}")
+
+
+def refused_inputs(env: Mapping[str, str], problems: Sequence[InputProblem]
+                   ) -> tuple[str, list[ImageResult], str]:
+    """For inputs that were refused: the mode, one failed result per image named (or one
+    without an image) carrying every problem, and the summary listing them."""
+    mode = input_value(env, "mode").lower()
+    mode = mode if mode in ("sign", "verify") else "sign"
+    error = "invalid inputs: " + "; ".join(f"{p.name}: {p.message}" for p in problems)
+    images = split_images(env.get("INPUT_IMAGES", "")) or [""]
+    results = [ImageResult(image, verified=False, error=error, exit_code=2) for image in images]
+    lines = [f"## signer {mode}: ❌ failure", "", "The inputs were refused; nothing ran:", ""]
+    lines += [f"- input {output.markdown_code(p.name)}: {_cell(p.message)}" for p in problems]
+    return mode, results, "\n".join(lines) + "\n"
 
 
 def main() -> int:
@@ -1041,6 +1116,8 @@ def main() -> int:
     for problem in problems:
         console.error(problem.message, title=f"signer: input '{problem.name}'")
     if inputs is None:
+        mode, refused, summary = refused_inputs(env, problems)
+        publish(None, mode, refused, None, env, console, summary=summary)
         return 2
     from signer.errors import Error
     from signer.registry.client import RegistryClient
@@ -1054,13 +1131,16 @@ def main() -> int:
                                 ca_bundle=inputs.registry_ca_bundle)
     except Error as error:
         console.error(error.message, title="signer", hint=error.hint)
+        publish(inputs, inputs.mode, [ImageResult(str(ref), verified=False, error=error.message,
+                                                  exit_code=error.exit_code)
+                                      for ref in inputs.references], run.policy, env, console)
         return error.exit_code
     try:
         results = run.run(client)
     except Exception as exc:  # a bug; report it in one line, without values
         console.error(f"internal error ({type(exc).__name__}); please report it",
                       title="signer")
-        return 1
+        results = run.internal_error(exc)
     finally:
         client.close()
     publish(inputs, inputs.mode, results, run.policy, env, console)

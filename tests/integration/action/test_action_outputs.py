@@ -70,12 +70,12 @@ def test_results_output_for_a_two_image_run(action: ActionHarness, registry: Loc
 
 
 def test_outputs_are_written_when_the_inputs_are_refused(action: ActionHarness) -> None:
-    run = action.run({"mode": "verify", "images": "Bad Ref!, ok.example/r:1",
+    run = action.run({"mode": "verify", "images": "Not/Lower:1, ok.example/r:1",
                       "tlog-upload": "maybe"})
     assert run.exit_code == 2
     assert run.outputs["verified"] == "false"
     results = json.loads(run.outputs["results"])
-    assert [r["image"] for r in results] == ["Bad Ref!", "ok.example/r:1"]
+    assert [r["image"] for r in results] == ["Not/Lower:1", "ok.example/r:1"]
     for result in results:
         assert result["verified"] is False and result["exit_code"] == 2
         assert "images" in result["error"] and "tlog-upload" in result["error"]

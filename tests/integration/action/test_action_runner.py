@@ -29,7 +29,7 @@ from tests.integration.action.conftest import (
 pytestmark = pytest.mark.slow
 
 OUTPUTS = {"digest", "signature-ref", "rekor-log-index", "rekor-entry-url",
-           "certificate-identity", "verified", "report"}
+           "certificate-identity", "verified", "results", "report"}
 
 
 def error_lines(log: str) -> list[str]:
@@ -249,7 +249,13 @@ def test_bad_inputs_are_reported_one_error_each_and_nothing_runs(
     errors = error_lines(run.log)
     named = sorted(line.split("'")[1] for line in errors)
     assert named == ["digest", "images", "mode", "recursive", "registry-username"]
-    assert all(value == "" for value in run.outputs.values())
+    # the outputs are still written: not verified, and why (issue 14 item 4)
+    assert run.outputs["verified"] == "false"
+    [result] = json.loads(run.outputs["results"])
+    assert result["verified"] is False and result["exit_code"] == 2
+    assert result["error"].startswith("invalid inputs: ")
+    assert all(run.outputs[name] == "" for name in ("digest", "signature-ref",
+                                                     "rekor-log-index", "certificate-identity"))
     assert_no_secrets(run, ["only-a-password", GITHUB_TOKEN])
 
 
@@ -269,7 +275,7 @@ def test_metadata_tags_and_digest_give_one_signature_per_repository(
     images = report["images"]
     assert isinstance(images, list)
     assert [entry["digest"] for entry in images] == [image.digest, image.digest]
-    assert sorted(str(entry["signature_ref"]).split(":sha256-")[0] for entry in images) == [
+    assert sorted(str(entry["signature_refs"][0]).split(":sha256-")[0] for entry in images) == [
         one, two]
     assert run.summary.count("| Digest |") == 2
     hex_digest = image.digest.split(":")[1]
