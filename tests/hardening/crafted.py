@@ -25,6 +25,7 @@ from signer.formats.legacy import (
 )
 from signer.services.rekor import RekorClient, hashedrekord_proposal
 from signer.testing.ca import CertificateAuthority, LeafProfile
+from signer.testing.ctlog import CtLog
 from signer.testing.fulcio_identity import leaf_profile
 from signer.testing.stack import Stack
 
@@ -57,12 +58,13 @@ def crafted_layer(
     payload: bytes | None = None,
     ca: CertificateAuthority | None = None,
     issued_at: datetime.datetime | None = None,
+    ct_log: CtLog | None = None,
 ) -> Crafted:
     """A keyless signature of ``digest`` by a leaf of the stack's CA (or ``ca``, with
-    notBefore ``issued_at``), logged in Rekor now."""
+    notBefore ``issued_at``, its SCT from ``ct_log``), logged in Rekor now."""
     key = ec.generate_private_key(ec.SECP256R1())
     issuer = ca or stack.ca
-    leaf = issuer.issue(key.public_key(), profile or victim_profile(stack), stack.ct_log,
+    leaf = issuer.issue(key.public_key(), profile or victim_profile(stack), ct_log or stack.ct_log,
                         now=issued_at, extra_extensions=extra_extensions)
     body = payload if payload is not None else build_simple_signing_payload(
         repository, digest, None)

@@ -55,3 +55,27 @@ def test_unknown_critical_extension_is_refused(sigstore_stack: Stack,  # noqa: F
         assert "certificate chain" in err and "critical extension" in err
     else:
         assert code == 0, err
+
+
+def test_sct_from_a_log_outside_the_trusted_root_is_refused(
+        sigstore_stack: Stack, registry: LocalRegistry) -> None:  # noqa: F811
+    """The leaf is genuine, but its SCT comes from a CT log the trusted root does not
+    name: refused unless --insecure-ignore-sct."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from signer.testing.ctlog import CtLog
+
+    with RegistryClient() as client:
+        image = push_plain_image(registry, client, "cert-attacks/rogue-ct-log")
+        assert image.digest
+        crafted = crafted_layer(sigstore_stack, f"{registry.host}/{image.repository}",
+                                image.digest,
+                                ct_log=CtLog(ec.generate_private_key(ec.SECP256R1())))
+        push_signatures_to(registry, client, image.repository, image.digest, [crafted.layer])
+    base = ["verify", "--trusted-root", str(sigstore_stack.trusted_root_path),
+            "--certificate-identity", sigstore_stack.default_identity,
+            "--certificate-oidc-issuer", sigstore_stack.oidc_issuer_url]
+    refused = run_cli([*base, str(image)])
+    assert refused.returncode == 12, refused.stderr
+    assert "): SCT: unknown CT log" in refused.stderr
+    assert run_cli([*base, "--insecure-ignore-sct", str(image)]).returncode == 0
