@@ -310,7 +310,7 @@ def check_lines(args: argparse.Namespace, bundle_verified: bool) -> list[str]:
 def print_verified(args: argparse.Namespace, result: ImageVerification) -> None:
     """cosign's header on stderr, then the payloads on stdout; then one line per other
     signature of the image that did not verify."""
-    from signer.formats.gojson import go_json
+    from signer.formats.gojson import go_json_text
     from signer.output import terminal_json, write_lines
     from signer.verify.certs import certificate_subject, github_extensions, oidc_issuer
 
@@ -319,11 +319,11 @@ def print_verified(args: argparse.Namespace, result: ImageVerification) -> None:
     header += [f"  - {line}" for line in check_lines(args, result.tlog_verified)]
     write_lines(sys.stderr, header)
     if args.output == "json":
-        sys.stdout.write("\n" + terminal_json(go_json(result.output_objects()).decode()) + "\n")
+        sys.stdout.write("\n" + terminal_json(go_json_text(result.output_objects())) + "\n")
     else:
         bundles = [b.output_object(result.reference.name) for b in result.passing_bundles]
         if bundles:  # a bundle has no payload text: its element, as cosign v3 prints
-            sys.stdout.write("\n" + terminal_json(go_json(bundles).decode()) + "\n")
+            sys.stdout.write("\n" + terminal_json(go_json_text(bundles)) + "\n")
         labels = {"githubWorkflowTrigger": "Trigger", "githubWorkflowSha": "SHA",
                   "githubWorkflowName": "Name", "githubWorkflowRepository": "Repository",
                   "githubWorkflowRef": "Ref"}

@@ -321,6 +321,33 @@ def test_cli_verify_passing_hostile_identity_prints_safely(
         assert "GitHub Workflow Name:" in result.stderr
 
 
+def test_cli_verify_prints_a_payload_holding_lone_surrogates(
+        registry: LocalRegistry, push_image: PushImage, direct_client: RegistryClient,
+        tmp_path: Path) -> None:
+    """A signed payload may spell a lone surrogate as a JSON escape (valid JSON, no
+    valid UTF-8 for it): verify must still print cosign's JSON, the escape kept."""
+    ref = push_image("injection-surrogate")
+    digest = direct_client.resolve_digest(ref)
+    key = ec.generate_private_key(ec.SECP256R1())
+    payload = (b'{"critical":{"identity":{"docker-reference":"%s"},"image":'
+               b'{"docker-manifest-digest":"%s"},"type":"cosign container image signature"},'
+               b'"optional":{"note":"\\ud800x\\udfff\\u001b[2J"}}'
+               % (ref.repository_name.encode(), digest.encode()))
+    signature = key.sign(payload, ec.ECDSA(hashes.SHA256()))
+    push_signatures_to(registry, direct_client, ref.repository, digest, [SignatureLayer(
+        payload, SIMPLE_SIGNING_MEDIA_TYPE, signature_annotations(signature))])
+    public = tmp_path / "cosign.pub"
+    public.write_bytes(public_key_pem(key.public_key()))
+    for output in ("json", "text"):
+        result = cli(["verify", "--key", str(public), "--insecure-ignore-tlog", "-o", output,
+                      str(ref.with_digest(digest))])
+        assert result.returncode == 0, result.stderr
+        assert_terminal_safe("verify stdout", result.stdout)
+        shown = json.loads(result.stdout)  # text: the payload itself
+        verified = shown[0] if output == "json" else shown
+        assert verified["optional"]["note"] == "\ud800x\udfff\x1b[2J"
+
+
 def test_cli_registry_error_bodies_do_not_inject(registry: LocalRegistry,
                                                  push_image: PushImage,
                                                  tmp_path: Path) -> None:
