@@ -164,6 +164,12 @@ class Stack:
             "signing_config.v0.2.json": self.signing_config_v02_path.read_bytes(),
         })
 
+    def rotate_tuf_root_keys(self, keys: int, threshold: int) -> None:
+        """A new TUF root version with ``keys`` fresh root keys and ``threshold``,
+        signed by the old and the new keys (clients follow it on their next update)."""
+        self.tuf_repo.rotate_root(keys, threshold)
+        self.tuf_repo.sign_role("timestamp", bump=True)
+
     def rotate_rekor_key(self) -> None:
         """Give Rekor a new signing key (in memory) and publish a trusted root naming
         only the new key: entries logged before are no longer trusted by it."""

@@ -31,6 +31,7 @@ from urllib.parse import quote
 
 from tuf.api import exceptions
 from tuf.api.metadata import Metadata, TargetFile, Targets, Timestamp
+from tuf.api.serialization import DeserializationError
 from tuf.ngclient import Updater, UpdaterConfig
 
 from signer import __version__
@@ -207,9 +208,7 @@ def _cached_targets(directory: Path) -> tuple[bytes, bytes | None] | None:
     try:
         targets = Metadata[Targets].from_bytes(
             (directory / "metadata" / "targets.json").read_bytes()).signed
-    except (OSError, ValueError):
-        return None
-    except Exception:  # a corrupt file (tuf's DeserializationError): no usable cache
+    except (OSError, DeserializationError):  # none, or a corrupt one: no usable cache
         return None
     found: dict[str, bytes] = {}
     for name in (TRUSTED_ROOT_TARGET, SIGNING_CONFIG_TARGET):
@@ -278,7 +277,7 @@ def _download_error(instance: TufInstance, fetcher: CachingFetcher,
     if fetcher.unreachable is not None:
         try:
             expired = _timestamp_expiry(metadata_dir)
-        except Exception:  # no cached timestamp, or an unreadable one
+        except (OSError, DeserializationError):  # no cached timestamp, or a corrupt one
             expired = None
         if expired is not None and expired < now:
             return TrustError(f"{where} is unreachable ({fetcher.unreachable}) and its cache "

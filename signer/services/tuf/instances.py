@@ -55,8 +55,9 @@ def normalise_mirror(url: str) -> str:
 
 def embedded_file(name: str, filename: str) -> bytes | None:
     """An embedded file of the public-good or staging repository (None if absent)."""
-    if name == "public-good" and filename == "trusted_root.json":
-        path = resources.files("signer").joinpath("data/trusted_root.json")
+    if name == "public-good" and filename in ("trusted_root.json", "signing_config.v0.2.json"):
+        # public good's targets are the package's defaults (data/), where present
+        path = resources.files("signer").joinpath(f"data/{filename}")
     else:
         path = resources.files("signer").joinpath(f"data/tuf/{name}/{filename}")
     try:

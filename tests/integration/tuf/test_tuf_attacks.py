@@ -254,3 +254,25 @@ def test_errors_are_one_line(served: Served) -> None:
         served.load()
     assert "\n" not in caught.value.message
     assert "freeze attack" in caught.value.diagnostics()
+
+
+def test_a_corrupt_cache_is_refetched_online_and_not_used_offline(served: Served) -> None:
+    served.load()
+    [targets] = served.cache.glob("*/metadata/targets.json")
+    targets.write_bytes(b"{not json")
+    with pytest.raises(TrustError) as caught:
+        served.load(offline=True)
+    assert "nothing cached" in caught.value.message
+    trust = served.load()  # ngclient refuses the local copy and fetches targets again
+    assert trust.signing_config == SIGNING_CONFIG
+    assert any(url.endswith(".targets.json") for url in trust.requests)
+    assert served.load(offline=True).origin == "offline-cache"
+
+
+def test_a_tampered_cached_target_is_not_used_offline(served: Served) -> None:
+    served.load()
+    [cached] = served.cache.glob("*/targets/trusted_root.json")
+    cached.write_bytes(cached.read_bytes().replace(b"rekor", b"rekoR", 1))
+    with pytest.raises(TrustError):
+        served.load(offline=True)
+    assert served.load().trusted_root.tlogs  # online: fetched again and checked

@@ -86,6 +86,7 @@ def test_sign_and_verify_follow_a_new_trusted_root(
     old_root = tmp_path / "old_trusted_root.json"
     old_root.write_bytes(stack.trusted_root_path.read_bytes())
 
+    stack.rotate_tuf_root_keys(3, 2)  # TUF root v2: new keys, threshold 2
     stack.rotate_rekor_key()  # a new trusted root: only the new Rekor key
     after = push_plain_image(registry, registry_client, "tuf/after-rotation")
     signed = _sign(stack, registry, after, env)  # checks Rekor's answer with the new root
@@ -101,6 +102,8 @@ def test_sign_and_verify_follow_a_new_trusted_root(
     offline = _verify(stack, before, env, "--offline")
     assert offline.returncode == 12
     assert f"Offline: trusted root from the TUF cache of {stack.tuf_url}" in offline.stderr
+    history = sorted(p.name for p in (tmp_path / "tuf-cache").glob("*/metadata/root_history/*"))
+    assert history == ["1.root.json", "2.root.json"]  # the client followed the rotation
 
 
 def test_verify_without_initialize_names_the_public_good_repository_it_cannot_reach(
