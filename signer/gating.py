@@ -69,6 +69,8 @@ class GateOptions:
     max_workers: int = DEFAULT_MAX_WORKERS
     #: unresolved references (``${VAR}`` without default) fail the run unless False
     unresolved_fails: bool = True
+    #: ask a validator's ``host.rekor`` for entries a signature does not carry
+    rekor_lookups: bool = True
 
 
 @dataclass(frozen=True)
@@ -236,11 +238,11 @@ class _Evaluator:
         """Valid signatures under one trust root, judged as ``signer verify`` judges
         them (every ``.sig`` layer and signature bundle, each failing alone)."""
         gathered = self.gather(image, digest)
+        rekor = validator.host.rekor if self.options.rekor_lookups else None
         options = VerifyOptions(self.trusts[validator.name],
-                                self.verification_policy(root, rule),
-                                rekor_url=validator.host.rekor)
+                                self.verification_policy(root, rule), rekor_url=rekor)
         layers: Sequence[SignatureLayer] = gathered.layers
-        if validator.host.rekor and layers:
+        if rekor and layers:
             layers = attach_online_entries(layers, options)
         verdict = judge_image(image, digest, layers, gathered.bundles, options,
                               signature_reference=gathered.signature_reference,

@@ -13,10 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from signer.gating import ImageResult
 
 ENV_SIGNATURE_REPOSITORY = "COSIGN_REPOSITORY"
 
@@ -37,13 +33,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Connaisseur values.yaml (or its validators and policy sections)")
     parser.add_argument("--changed-from", metavar="REF",
                         help="only files changed since this git ref (e.g. the PR's base)")
-    parser.add_argument("--output", choices=("table", "json"), default="table",
-                        help="table (default) or json")
+    parser.add_argument("--output", choices=("table", "json", "github"), default="table",
+                        help="table (default), json, or github: the table plus an ::error "
+                             "annotation on each line naming a refused image and a table "
+                             "in $GITHUB_STEP_SUMMARY")
     parser.add_argument("--unresolved", choices=("fail", "warn"), default="fail",
                         help="whether references unknown before deployment (${VAR} without "
                              "default) fail the run (default: fail)")
     parser.add_argument("--trusted-root", metavar="FILE",
-                        help="trusted_root.json (default: the embedded public-good root)")
+                        help="trusted_root.json (default: from the TUF repository chosen by "
+                             "signer initialize, public good if none)")
+    parser.add_argument("--offline", action="store_true",
+                        help="never contact the TUF repository or a validator's host.rekor "
+                             "(the registry is still used)")
     parser.add_argument("--signature-repository", metavar="REPO",
                         help="repository holding the signatures (or COSIGN_REPOSITORY)")
     parser.add_argument("--insecure-registry", action="append", default=[], metavar="HOST",
@@ -85,39 +87,18 @@ def changed_files(ref: str, cwd: str = ".") -> set[str]:
     return {os.path.realpath(os.path.join(top, name)) for name in names.split("\0") if name}
 
 
-def _signatures(result: ImageResult) -> str:
-    return " ".join(f"{root.name}={root.valid}" for root in result.trust_roots) or "-"
-
-
-def print_table(results: list[ImageResult]) -> None:
-    """One block per image: verdict row, then the places that name it."""
-    from signer.output import write_lines
-
-    for result in results:
-        rule = (f"{result.rule.pattern!r} -> {result.validator.name if result.validator else '?'}"
-                if result.rule is not None else "-")
-        digest = result.digest[:19] + "…" if result.digest else "-"
-        lines = [f"{result.status.upper():<10} {result.reference}",
-                 f"    digest {digest}  rule {rule}  signatures {_signatures(result)}",
-                 f"    {result.reason}"]
-        if result.status != "pass":
-            lines += [f"    trust root {root.name!r}: {root.reason}"
-                      for root in result.trust_roots if root.reason]
-        lines += [f"    at {use.location} ({use.kind})" for use in result.uses]
-        write_lines(sys.stdout, lines)
-
-
 def run(args: argparse.Namespace) -> int:
     """Discover, evaluate, print; exit 0 only when no image is refused."""
     import json
 
+    from signer.cli import gate_report
+    from signer.cli.trust_source import trusted_root
     from signer.errors import UsageError
     from signer.gate.discovery import discover
     from signer.gate.policy import load_policy
-    from signer.gating import FAIL, PASS, UNRESOLVED, WARN, GateOptions, evaluate
+    from signer.gating import GateOptions, evaluate
     from signer.output import write_lines
     from signer.registry.client import RegistryClient
-    from signer.trust import TrustedRoot, load_default
 
     if args.max_workers < 1:
         raise UsageError("--max-workers must be at least 1")
@@ -125,11 +106,12 @@ def run(args: argparse.Namespace) -> int:
     only = changed_files(args.changed_from) if args.changed_from else None
     uses, problems = discover(args.paths, only)
     write_lines(sys.stderr, [f"warning: skipped {problem.message}" for problem in problems])
-    trust = TrustedRoot.from_file(args.trusted_root) if args.trusted_root else load_default()
+    trust = trusted_root(args.trusted_root, offline=args.offline, ca_bundle=args.ca_bundle)
     options = GateOptions(trust=trust, max_workers=args.max_workers,
                           signature_repository=args.signature_repository
                           or os.environ.get(ENV_SIGNATURE_REPOSITORY) or None,
-                          unresolved_fails=args.unresolved == "fail")
+                          unresolved_fails=args.unresolved == "fail",
+                          rekor_lookups=not args.offline)
     insecure = [h for h in args.insecure_registry if h != "*"]
     if "*" in args.insecure_registry:
         from signer.reference import parse_reference
@@ -146,10 +128,12 @@ def run(args: argparse.Namespace) -> int:
                     "skipped": [{"file": p.file, "error": p.message} for p in problems]}
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=True) + "\n")
     else:
-        print_table(results)
-    counts = {status: sum(r.status == status for r in results)
-              for status in (PASS, FAIL, WARN, UNRESOLVED)}
-    write_lines(sys.stderr, [f"{len(results)} images in {len(uses)} references: "
-                             f"{counts[PASS]} passed, {counts[FAIL]} refused, "
-                             f"{counts[WARN]} warned, {counts[UNRESOLVED]} unresolved"])
+        write_lines(sys.stdout, gate_report.table_lines(results))
+    if args.output == "github":
+        sys.stdout.write("".join(line + "\n" for line in gate_report.annotation_commands(results)))
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary:
+            with open(summary, "a", encoding="utf-8") as handle:
+                handle.write(gate_report.summary_markdown(results, len(uses)))
+    write_lines(sys.stderr, [gate_report.counts_line(results, len(uses))])
     return 1 if any(r.fails_run for r in results) else 0

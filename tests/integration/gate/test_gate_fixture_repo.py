@@ -20,16 +20,19 @@ pytestmark = pytest.mark.slow
 
 
 def gate(repo: FixtureRepo, *paths: str, extra: tuple[str, ...] = (),
-         cwd: Path | None = None, stack_root: bool = True) -> subprocess.CompletedProcess[str]:
+         cwd: Path | None = None, stack_root: bool = True,
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``python -m signer gate`` against the fixture registry (and, unless
     ``stack_root`` is False, with the local stack's trusted root as the base trust)."""
-    env = {k: v for k, v in os.environ.items() if k != "COSIGN_REPOSITORY"}
+    environment = {k: v for k, v in os.environ.items()
+                   if k not in ("COSIGN_REPOSITORY", "GITHUB_STEP_SUMMARY", "GITHUB_WORKSPACE")}
+    environment.update(env or {})
     trust = ("--trusted-root", str(repo.trusted_root)) if stack_root else ()
     return subprocess.run(
         [sys.executable, "-m", "signer", "gate", "--policy", str(repo.policy),
          *trust, "--insecure-registry", repo.registry, *extra, *paths],
         capture_output=True, text=True, timeout=300, check=False,
-        cwd=cwd or repo.root, env=env, stdin=subprocess.DEVNULL)
+        cwd=cwd or repo.root, env=environment, stdin=subprocess.DEVNULL)
 
 
 def _by_image(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -126,6 +129,29 @@ def test_table_output_names_each_location(fixture_repo: FixtureRepo) -> None:
     assert "at ./deploy/app.yaml:10 (kubernetes)" in text
 
 
+def test_github_output_annotates_each_line_and_writes_the_summary(
+        fixture_repo: FixtureRepo, tmp_path: Path) -> None:
+    repo = fixture_repo
+    summary = tmp_path / "summary.md"
+    env_extra = {"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_WORKSPACE": str(repo.root)}
+    result = gate(repo, ".", extra=("--output", "github"), env=env_extra)
+    assert result.returncode == 1, result.stderr
+    commands = [line for line in result.stdout.splitlines() if line.startswith("::")]
+    api = repo.images["api"].repository_name
+    assert (f"::error title=signer gate,file=deploy/app.yaml,line=10::{api}:v1 refused: "
+            "missing required signatures from 'bob'") in commands
+    tool = repo.images["tool"].repository_name
+    assert any(c.startswith("::warning title=signer gate,file=.github/workflows/ci.yml,"
+                            f"line=8::{tool}:v1 would be refused") for c in commands)
+    # one annotation per line naming an image that does not pass: api, fork, mail,
+    # unsigned, redis, noprov (refused), APP_TAG (unresolved), tool (warned)
+    assert len(commands) == 8
+    assert {c.split("::")[1].split(" ")[0] for c in commands} == {"error", "warning"}
+    text = summary.read_text()
+    assert text.startswith("### signer gate\n") and text.count("\n| ") == 14  # header + 13
+    assert "`deploy/app.yaml:10`" in text
+
+
 def test_only_passing_and_warning_images_exit_zero(fixture_repo: FixtureRepo,
                                                    tmp_path: Path) -> None:
     repo = fixture_repo
@@ -147,7 +173,8 @@ spec:
 
 def test_host_overrides_replace_the_base_trust(fixture_repo: FixtureRepo,
                                                tmp_path: Path) -> None:
-    """Without --trusted-root the base trust is public good: the keyless validator still
+    """Without --trusted-root the base trust is public good (through TUF; in the tests a
+    local stand-in serving the public-good root): the keyless validator still
     verifies through its host.fulcioCert/rekorPubkey/ctLogPubkey (the stack's), while
     the key validator, which has no host section, cannot check the stack's Rekor SET."""
     repo = fixture_repo
