@@ -1,0 +1,56 @@
+"""verify-blob with the trusted root through TUF: online, --offline from the cache,
+--offline from the embedded root; the embedded bootstrap roots are the corpus's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from signer.cli.main import main
+from signer.services.tuf.instances import public_good, staging
+from tests.corpus import BUNDLES, TRUST
+
+BEACON = ("https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/"
+          ".github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main")
+CASE = BUNDLES / "sc-happy-path-v0.3"
+ARGV = ["verify-blob", "--bundle", str(CASE / "bundle.json"), "--certificate-identity", BEACON,
+        "--certificate-oidc-issuer", "https://token.actions.githubusercontent.com",
+        str(CASE / "artifact")]
+
+
+def test_verify_blob_through_tuf_then_offline_from_the_cache(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # the session's TUF_ROOT names a local stand-in of public good (tests/conftest.py)
+    assert main(ARGV) == 0, capsys.readouterr().err
+    assert capsys.readouterr().err == "Verified OK\n"
+    assert main([*ARGV, "--offline"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("Offline: trusted root from the TUF cache of http://127.0.0.1:")
+    assert "last refreshed" in err and err.endswith("Verified OK\n")
+
+
+def test_verify_blob_offline_without_a_cache_uses_the_embedded_root_and_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("TUF_ROOT", str(tmp_path))  # nothing initialised: public good
+    assert main([*ARGV, "--offline"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("Offline: no TUF cache for https://tuf-repo-cdn.sigstore.dev; "
+                          "using the public-good trusted root embedded in signer")
+    assert not any(tmp_path.iterdir())  # offline wrote nothing
+
+
+def test_verify_blob_without_network_or_offline_fails_closed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("TUF_ROOT", str(tmp_path))  # public good, which is unreachable here
+    assert main(ARGV) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and "tuf-repo-cdn.sigstore.dev is unreachable" in lines[0]
+    assert "--offline" in lines[1]
+
+
+def test_the_embedded_bootstrap_roots_are_the_published_ones() -> None:
+    assert public_good().bootstrap_root == (TRUST / "public-good-tuf-root.json").read_bytes()
+    assert staging().bootstrap_root == (TRUST / "staging-tuf-root.json").read_bytes()
