@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from signer.errors import (
     DigestMismatchError,
@@ -59,6 +59,8 @@ if TYPE_CHECKING:
     from cryptography import x509
 
     from signer.referrers import BundleResult, ImageBundle
+
+T = TypeVar("T")
 
 #: cosign's limit on signature layers per ``.sig`` manifest
 DEFAULT_MAX_LAYERS = 1000
@@ -471,11 +473,26 @@ def verify_image(
     except Error as err:
         result.error = err
     except Exception as exc:  # one image's failure must not end the others
-        result.error = Error(f"internal error while verifying {image.name} "
-                             f"({type(exc).__name__})",
-                             hint="this is a bug in signer; the other images were judged")
+        result.error = internal_error(image, exc)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def internal_error(image: Reference, exc: Exception) -> Error:
+    """The error recorded for an image whose verification hit a bug: one line naming
+    the exception's type, never its text (which may hold anything)."""
+    return Error(f"internal error while verifying {image.name} ({type(exc).__name__})",
+                 hint="this is a bug in signer; the other images were judged")
+
+
+def for_each_image(references: Sequence[Reference | str],
+                   work: Callable[[Reference | str], T], max_workers: int) -> list[T]:
+    """``work`` for each image, up to ``max_workers`` at once; results in order."""
+    if len(references) <= 1:
+        return [work(ref) for ref in references]
+    workers = max(1, min(max_workers, len(references)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify") as pool:
+        return list(pool.map(work, references))
 
 
 def verify_images(
@@ -486,8 +503,5 @@ def verify_images(
     Each image is judged on its own (see :func:`verify_image`): one image's failure,
     whatever caused it, never changes another's outcome.
     """
-    if len(references) <= 1:
-        return [verify_image(client, ref, options) for ref in references]
-    workers = max(1, min(options.max_workers, len(references)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify") as pool:
-        return list(pool.map(lambda ref: verify_image(client, ref, options), references))
+    return for_each_image(references, lambda ref: verify_image(client, ref, options),
+                          options.max_workers)

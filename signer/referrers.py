@@ -48,6 +48,7 @@ __all__ = [
     "ImageBundle",
     "bundle_policy",
     "check_image_bundles",
+    "check_subject_claims",
     "find_image_bundles",
     "image_bundle_from_blob",
     "verify_image_bundles",
@@ -206,7 +207,8 @@ def bundle_policy(policy: VerificationPolicy) -> Policy:
     return identity  # one IdentityPolicy for both formats
 
 
-def _check_claims(result: VerifiedBundle, digest: str, annotations: Mapping[str, str]) -> None:
+def check_subject_claims(result: VerifiedBundle, digest: str,
+                         annotations: Mapping[str, str]) -> None:
     """cosign's IntotoSubjectClaimVerifier: a subject names the image and its annotations."""
     statement = result.statement or {}
     wanted = parse_digest(digest)
@@ -262,7 +264,7 @@ def _verify_one(image_bundle: ImageBundle, artifact: Artifact, digest: str,
                                  options)
         _check_signature_statement(verified)
         if policy.check_claims:
-            _check_claims(verified, digest, policy.annotations)
+            check_subject_claims(verified, digest, policy.annotations)
     except Error as err:
         return BundleResult(image_bundle, error=err)
     except Exception as exc:  # hostile bytes: fail this bundle only

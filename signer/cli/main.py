@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sign": ("signer.cli.sign", "sign images (keyless with Sigstore, or with a key)"),
     "verify": ("signer.cli.verify", "verify image signatures as cosign verify does"),
     "verify-blob": ("signer.cli.verify_blob", "verify a file against a Sigstore bundle"),
+    "verify-attestation": ("signer.cli.verify_attestation",
+                           "verify in-toto attestations of images (SLSA provenance, SBOMs...)"),
     "generate-key-pair": ("signer.cli.generate_key_pair",
                           "write cosign.key (encrypted) and cosign.pub"),
     "gate": ("signer.cli.gate",

@@ -12,10 +12,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from signer.fetch import ImageVerification, VerifyOptions
+    from signer.reference import Reference
     from signer.verify.verifier import VerificationPolicy
 
 TLOG_WARNING = ("**Warning** Skipping tlog verification is an insecure practice that lacks "
@@ -71,8 +73,10 @@ examples:
 """
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """cosign verify's flags (those that apply to legacy ``.sig`` signatures)."""
+def add_arguments(parser: argparse.ArgumentParser, *, attestations: bool = False) -> None:
+    """cosign verify's flags; with ``attestations``, those ``verify-attestation`` shares
+    (no ``--signed-identity``, ``--new-bundle-format`` or ``--rekor-url``: attestations
+    are read from bundle referrers only)."""
     parser.add_argument("images", nargs="*", metavar="IMAGE",
                         help="image references (tag or digest)")
     parser.add_argument("--key", metavar="FILE",
@@ -117,16 +121,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                default=True)
     checks.add_argument("-a", "--annotations", action="append", default=[], metavar="KEY=VALUE",
                         help="annotation the signed payload must carry (repeatable)")
-    checks.add_argument("--signed-identity", default="any", metavar="POLICY",
-                        help="check the payload's docker-reference: any (default, as cosign), "
-                             "match-repository, match-exact, exact-reference=REF, "
-                             "exact-repository=REPO")
-    _bool_flag(checks, "--new-bundle-format",
-               "verify Sigstore bundle referrers when the first image has any, as cosign v3 "
-               "(default true); false: only legacy .sig signatures", default=True)
-    checks.add_argument("--rekor-url", default="https://rekor.sigstore.dev", metavar="URL",
-                        help="Rekor asked for the entry of a signature that carries no "
-                             "Rekor bundle (default: %(default)s; not with --offline)")
+    if attestations:
+        parser.set_defaults(signed_identity="any", new_bundle_format=True, rekor_url=None)
+    else:
+        checks.add_argument("--signed-identity", default="any", metavar="POLICY",
+                            help="check the payload's docker-reference: any (default, as "
+                                 "cosign), match-repository, match-exact, exact-reference=REF, "
+                                 "exact-repository=REPO")
+        _bool_flag(checks, "--new-bundle-format",
+                   "verify Sigstore bundle referrers when the first image has any, as cosign "
+                   "v3 (default true); false: only legacy .sig signatures", default=True)
+        checks.add_argument("--rekor-url", default="https://rekor.sigstore.dev", metavar="URL",
+                            help="Rekor asked for the entry of a signature that carries no "
+                                 "Rekor bundle (default: %(default)s; not with --offline)")
     registry = parser.add_argument_group("registry")
     registry.add_argument("--signature-repository", metavar="REPO",
                           help="repository holding the signatures (default: $COSIGN_REPOSITORY "
@@ -360,16 +367,18 @@ def print_failure(result: ImageVerification) -> None:
         write_lines(sys.stderr, error_lines(error))
 
 
-def run(args: argparse.Namespace) -> int:
-    """Verify every image; the exit code is that of the first image that failed."""
+def prepare(args: argparse.Namespace, command: str
+            ) -> tuple[list[Reference], VerifyOptions, list[str]]:
+    """What ``verify`` and ``verify-attestation`` do before asking the registry: the
+    image references (a bad one is a usage error), the options (policy, then trust),
+    the policy's warnings on stderr, and the registries that may use plain HTTP."""
     from signer.errors import InputError, UsageError
-    from signer.fetch import verify_images
     from signer.reference import parse_reference
-    from signer.registry.client import RegistryClient
 
     images = [*(getattr(args, "images_after_flags", None) or []), *args.images]
     if not images:
-        raise UsageError("verify needs at least one IMAGE", hint="signer verify [flags] IMAGE...")
+        raise UsageError(f"{command} needs at least one IMAGE",
+                         hint=f"signer {command} [flags] IMAGE...")
     references = []
     for text in images:
         try:
@@ -389,13 +398,41 @@ def run(args: argparse.Namespace) -> int:
     insecure = [h for h in args.insecure_registry if h != "*"]
     if "*" in args.insecure_registry:
         insecure += [ref.registry for ref in references]
+    return references, options, insecure
+
+
+def run(args: argparse.Namespace) -> int:
+    """Verify every image; the exit code is that of the first image that failed."""
+    from signer.fetch import verify_images
+    from signer.registry.client import RegistryClient
+
+    references, options, insecure = prepare(args, "verify")
     with RegistryClient(insecure=insecure, ca_bundle=args.ca_bundle) as client:
         results = verify_images(client, references, options)
+    return report(results, lambda result: print_verified(args, result), print_failure)
+
+
+class Outcome(Protocol):
+    """What :func:`report` needs of one image's result."""
+
+    @property
+    def verified(self) -> bool: ...
+
+    @property
+    def exit_code(self) -> int: ...
+
+
+R = TypeVar("R", bound=Outcome)
+
+
+def report(results: Sequence[R], verified: Callable[[R], None],
+           failed: Callable[[R], None]) -> int:
+    """Print each image's result; the exit code is that of the first image that failed."""
     exit_code = 0
     for result in results:
         if result.verified:
-            print_verified(args, result)
+            verified(result)
         else:
-            print_failure(result)
+            failed(result)
             exit_code = exit_code or result.exit_code
     return exit_code

@@ -41,6 +41,7 @@ LAYERS: dict[str, int] = {
     "signing": 4,
     "fetch": 4,
     "referrers": 4,
+    "attestations": 4,
     "gating": 4,
     "cli": 5,
     "output": 5,

@@ -84,8 +84,11 @@ def _sign_blob(stack: Stack, data: bytes) -> bytes:
 
 
 def _attach(client: RegistryClient, ref: Reference, image_digest: str, blob: bytes,
-            layer_media_type: str = BUNDLE_V03) -> str:
-    """Attach ``blob`` as cosign v3 does, with ggcr's referrers tag-schema fallback."""
+            layer_media_type: str = BUNDLE_V03,
+            predicate_type: str = "https://sigstore.dev/cosign/sign/v1") -> str:
+    """Attach ``blob`` as cosign v3 (and actions/attest's ``push-to-registry``) do, with
+    ggcr's referrers tag-schema fallback; ``predicate_type`` is the statement's, which
+    the ``dev.sigstore.bundle.predicateType`` annotation names."""
     client.upload_blob(ref, EMPTY_CONFIG)
     client.upload_blob(ref, blob)
     image = client.get_manifest(ref.with_digest(image_digest))
@@ -95,8 +98,7 @@ def _attach(client: RegistryClient, ref: Reference, image_digest: str, blob: byt
                    "digest": _digest(EMPTY_CONFIG), "artifactType": BUNDLE_V03},
         "layers": [{"mediaType": layer_media_type, "size": len(blob), "digest": _digest(blob)}],
         "annotations": {"dev.sigstore.bundle.content": "dsse-envelope",
-                        "dev.sigstore.bundle.predicateType":
-                            "https://sigstore.dev/cosign/sign/v1"},
+                        "dev.sigstore.bundle.predicateType": predicate_type},
         "subject": {"mediaType": image.media_type, "size": image.size, "digest": image_digest},
         "artifactType": BUNDLE_V03,
     }).encode()
