@@ -122,6 +122,7 @@ def test_the_action_prints_no_echoed_registry_credential(action: ActionHarness, 
                               ec.SECP256R1()).public_key()).decode(),
                           "registry-username": "alice",
                           "registry-password": "s3cret-action-pw",
+                          "trusted-root": str(action.stack.trusted_root_path),
                           "allow-insecure-registry": proxy.host})
     assert run.exit_code == 1, run.log
     assert "you sent Authorization: ***" in run.raw_log

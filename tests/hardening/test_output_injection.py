@@ -442,6 +442,7 @@ def test_action_registry_error_bodies_and_file_names(action: ActionHarness,  # n
         run = action.run({"mode": "verify", "images": str(via(ref, proxy.host)),
                           "public-key": public_key_pem(
                               ec.generate_private_key(ec.SECP256R1()).public_key()).decode(),
+                          "trusted-root": str(action.stack.trusted_root_path),
                           "allow-insecure-registry": proxy.host})
     assert run.exit_code != 0
     assert "HTTP 403" in run.raw_log
