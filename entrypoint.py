@@ -668,11 +668,13 @@ def rekor_entry_url(rekor_url: str | None, log_index: int | None) -> str | None:
 
 
 def _cell(value: object) -> str:
-    return output.markdown_text("-" if value is None or value == "" else value)
+    return output.markdown_text("-" if value is None or value == "" else value,
+                                output.SUMMARY_CELL_LIMIT)
 
 
 def _code(value: object) -> str:
-    return "-" if value is None or value == "" else output.markdown_code(value)
+    return ("-" if value is None or value == ""
+            else output.markdown_code(value, output.SUMMARY_CELL_LIMIT))
 
 
 def render_summary(mode: str, results: Sequence[ImageResult],

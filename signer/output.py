@@ -35,6 +35,11 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from signer.errors import Error
 
+#: longest message (and hint line) of a workflow annotation, in characters
+ANNOTATION_LIMIT = 4000
+#: longest value in one cell of the job summary, in characters: GitHub drops a step's
+#: whole summary above 1 MiB, and an image's error joins every signature's reason
+SUMMARY_CELL_LIMIT = 1000
 _SHORT_ESCAPES = {"\r": "\\r", "\n": "\\n", "\t": "\\t"}
 #: Unicode format characters (category Cf): invisible, yet they change what is shown --
 #: bidirectional overrides ("Trojan Source"), zero-width spaces and joiners, the BOM,
@@ -72,6 +77,13 @@ def neutralise(value: object) -> str:
     visible as an escape (``\\r``, ``\\x1b``, ``\\u2028``); printable text unchanged."""
     text = value if isinstance(value, str) else str(value)
     return _UNSAFE.sub(_escape, text)
+
+
+def shorten(text: str, limit: int | None) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out (None: all)."""
+    if limit is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters)"
 
 
 def log_line(text: str) -> str:
@@ -121,10 +133,12 @@ def workflow_command(name: str, message: str = "", *, lines: Iterable[str] = (),
                      **properties: str | None) -> str:
     """``::name key=value,...::message`` with outside text neutralised.
 
-    ``message`` and each of ``lines`` is neutralised; the extra ``lines`` follow the
-    message as further lines of the same annotation (a hint).
+    ``message`` and each of ``lines`` is neutralised and shortened to
+    :data:`ANNOTATION_LIMIT` characters (the log lines around it have the rest); the
+    extra ``lines`` follow the message as further lines of the same annotation (a hint).
     """
-    body = "\n".join([neutralise(message), *(neutralise(line) for line in lines)])
+    body = "\n".join(shorten(neutralise(part), ANNOTATION_LIMIT)
+                     for part in [message, *lines])
     props = ",".join(f"{key}={command_property(neutralise(value))}"
                      for key, value in properties.items() if value)
     return f"::{name}{' ' + props if props else ''}::{command_data(body)}"
@@ -156,24 +170,25 @@ def write_step_outputs(path: Path, outputs: Mapping[str, str]) -> None:
 # --------------------------------------------------------------------------- Markdown
 
 
-def markdown_text(value: object) -> str:
+def markdown_text(value: object, limit: int | None = None) -> str:
     """``value`` as literal Markdown inline text (for a table cell or a heading).
 
     Every character with a meaning in GitHub-flavoured Markdown or HTML is
     backslash-escaped, so ``|`` cannot split a table cell, ``<`` cannot open a tag,
-    a backtick cannot open a code span and ``[`` cannot start a link.
+    a backtick cannot open a code span and ``[`` cannot start a link. With ``limit``
+    the (neutralised) text is shortened first.
     """
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", neutralise(value))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", shorten(neutralise(value), limit))
 
 
-def markdown_code(value: object) -> str:
+def markdown_code(value: object, limit: int | None = None) -> str:
     """``value`` as a Markdown code span that shows it exactly (safe in a table).
 
     The fence is one backtick longer than the longest run of backticks inside, padded
     with spaces when the value starts or ends with one; ``|`` is escaped, as a GFM
-    table requires even inside code.
+    table requires even inside code. With ``limit`` the text is shortened first.
     """
-    text = neutralise(value).replace("|", "\\|")
+    text = shorten(neutralise(value), limit).replace("|", "\\|")
     runs = [len(run) for run in re.findall(r"`+", text)]
     fence = "`" * (max(runs, default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""

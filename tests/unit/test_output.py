@@ -13,6 +13,7 @@ import pytest
 
 from signer.errors import InputError
 from signer.output import (
+    ANNOTATION_LIMIT,
     error_lines,
     log_line,
     markdown_code,
@@ -21,6 +22,7 @@ from signer.output import (
     mask_commands,
     neutralise,
     report_value,
+    shorten,
     terminal_json,
     workflow_command,
     write_lines,
@@ -137,3 +139,12 @@ def test_terminal_json_is_the_same_json_without_raw_controls() -> None:
         safe = terminal_json(raw)
         assert json.loads(safe) == value
         assert not re.search("[\x7f-\x9f\u2028\u2029\u202e\U000e0041]", safe)
+
+
+def test_long_outside_text_is_shortened_where_it_has_a_limit() -> None:
+    assert shorten("abcdef", 4) == "abcd… (2 more characters)"
+    assert shorten("abc", 4) == "abc" and shorten("x" * 9000, None) == "x" * 9000
+    command = workflow_command("error", "e" * 100_000, lines=["h" * 100_000])
+    assert len(command) < 2 * ANNOTATION_LIMIT + 200
+    assert markdown_text("|" * 5000, 10) == "\\|" * 10 + "… \\(4990 more characters\\)"
+    assert markdown_code("`" * 5000, 3) == "```` ```… (4997 more characters) ````"

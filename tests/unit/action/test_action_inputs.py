@@ -199,6 +199,16 @@ def test_summary_has_a_table_per_image_and_says_when_the_policy_is_the_default()
     assert "(default)" in text
 
 
+def test_a_huge_error_cannot_blow_the_summary_past_its_size_limit() -> None:
+    reason = "identity: found subjects [" + "https://evil.example/|<x>`" * 400 + "]; "
+    results = [ImageResult(f"r/{n}:1", error="no matching signatures: " + reason * 1000,
+                           exit_code=12) for n in range(20)]
+    text = render_summary("verify", results, None)
+    assert len(text.encode()) < 100_000  # GitHub drops a step summary above 1 MiB
+    rows = [line for line in text.splitlines() if line.startswith("| Result |")]
+    assert len(rows) == 20 and all("more characters\\)" in row for row in rows)
+
+
 def test_rekor_entry_url_for_a_private_log() -> None:
     assert (entrypoint.rekor_entry_url("http://127.0.0.1:1/", 3)
             == "http://127.0.0.1:1/api/v1/log/entries?logIndex=3")
