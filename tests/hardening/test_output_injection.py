@@ -163,10 +163,10 @@ def assert_summary_intact(summary: str) -> None:
         outside_code = re.sub(r"(`+).*?\1", "", line)
         if line.startswith("| Rekor entry | ["):  # our one link: a log index, our URL
             assert re.fullmatch(r"\| Rekor entry \| \[\d+\]\(http://127\.0\.0\.1:\d+/api/v1/"
-                                r"log/entries\?logIndex=\d+\) \|", line), line
+                                r"log/entries(\?logIndex=\d+|/[0-9a-f]+)\) \|", line), line
             continue
         assert not unescaped.findall(outside_code), line
-    assert "](javascript:" not in summary
+        assert "](javascript:" not in outside_code, line
 
 
 @dataclass
@@ -460,3 +460,26 @@ def test_action_registry_error_bodies_and_file_names(action: ActionHarness,  # n
     assert_action_log_safe(pushed, {GITHUB_TOKEN, action.stack.token_request_token})
     assert_outputs_safe(pushed)
     assert_summary_intact(pushed.summary)
+
+
+def test_action_sign_as_a_hostile_identity(action: ActionHarness,  # noqa: F811
+                                           registry: LocalRegistry, tmp_path: Path) -> None:
+    """The action signs with a token whose claims are the corpus (the log names the
+    token's identity, the summary and outputs the certificate's): all shown harmless."""
+    from signer.testing.images import write_oci_layout
+
+    image = write_oci_layout(tmp_path / "layout", seed="injection-sign", tag="v1")
+    action.stack.set_token_claims(**hostile_claims())
+    try:
+        run = action.run({"push-from": str(image.path),
+                          "images": f"{registry.host}/injection/sign:v1",
+                          "annotations": "note=x",  # a key=value input; values are ours
+                          **action.stack_inputs()})
+    finally:
+        action.stack.set_token_claims()
+    assert run.succeeded, run.log
+    assert run.outputs["certificate-identity"].startswith(
+        "https://github.com/octo-org/octo-repo/.github/workflows/x\\r::add-mask::octo")
+    assert_action_log_safe(run, {GITHUB_TOKEN, action.stack.token_request_token})
+    assert_outputs_safe(run)
+    assert_summary_intact(run.summary)
