@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from signer.errors import IdentityTokenError, InputError
@@ -59,6 +61,9 @@ class IdentityToken:
     audience: tuple[str, ...]
     expires_at: datetime
     source: str
+    #: every claim of the token (GitHub's name the workflow run: repository, ref, sha,
+    #: run_id, runner_environment, ...); unverified here, Fulcio checks the signature
+    claims: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __str__(self) -> str:
         return f"identity token for {self.identity} from {self.issuer} (via {self.source})"
@@ -107,7 +112,8 @@ def parse_identity_token(raw: str, *, source: str = "token",
         raise IdentityTokenError(f"the identity token from {source} is not valid yet")
     email = claims.get("email")
     identity = email if issuer in EMAIL_ISSUERS and isinstance(email, str) else subject
-    return IdentityToken(token, issuer, subject, identity, audience_list, expires_at, source)
+    return IdentityToken(token, issuer, subject, identity, audience_list, expires_at, source,
+                         MappingProxyType(dict(claims)))
 
 
 def _read_token_file(path: str) -> str:
