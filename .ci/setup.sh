@@ -9,6 +9,8 @@ need_apt=()
 command -v docker-registry >/dev/null 2>&1 || need_apt+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || need_apt+=(skopeo)
 command -v jq >/dev/null 2>&1 || need_apt+=(jq)  # the selftest cleanup step's test
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)  # sigstore-js, tests/js
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} with apt-get" >&2
   SUDO=""
@@ -38,5 +40,13 @@ fi
 # the tests, demo and bench would otherwise compile its modules anew (~30 ms each).
 # Up-to-date files are skipped; a stale .pyc is never used (Python checks the source).
 .venv/bin/python -m compileall -q -j 0 signer entrypoint.py >/dev/null
+# sigstore-js (@sigstore/verify), the tests' independent JavaScript verifier: the
+# versions package-lock.json pins (integrity-checked), no install scripts run.
+js_stamp=tests/js/node_modules/.signer-installed
+if [ ! -f "$js_stamp" ] || [ tests/js/package-lock.json -nt "$js_stamp" ]; then
+  echo "setup: npm ci in tests/js" >&2
+  (cd tests/js && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+  touch "$js_stamp"
+fi
 # The action's install step as action.yml writes it, for the action's tests and the demo.
 bash .ci/action-venv.sh

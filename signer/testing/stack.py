@@ -14,8 +14,9 @@ trust material into ``directory`` and serves until ``stop()``:
 - ``stack.json``.
 
 Keys, the CA and TSA chains and the Rekor v1 database are kept in ``directory``:
-starting again in the same directory keeps that log and the trust anchors (the URLs
-change). The Rekor v2 log lives in memory: its origin and log ID follow its URL.
+starting again in the same directory keeps that log and the trust anchors (the URLs,
+and with them Rekor v1's checkpoint origin, change). The Rekor v2 log lives in memory:
+its origin and log ID follow its URL.
 
 The trusted root and ``signing_config.v0.2.json`` are also published through a real
 TUF repository (``directory/tuf``, :mod:`signer.testing.tuf_repo`), rebuilt with fresh
@@ -61,8 +62,6 @@ from signer.testing.tsa import TimestampAuthority
 from signer.testing.tsa_server import TsaServer
 from signer.testing.tuf_repo import TufRepository, TufServer
 
-REKOR_ORIGIN_HOST = "rekor.signer.local"
-
 
 def _write_json(path: Path, value: Any, private: bool = False) -> None:
     data = json.dumps(value, indent=2) + "\n"
@@ -104,11 +103,14 @@ class Stack:
         self.rekor_log = RekorLog(
             self.directory / "rekor.sqlite3",
             rekor_key,
-            origin_host=REKOR_ORIGIN_HOST,
             index_offset=rekor_index_offset,
         )
         self.rekor = RekorServer(self.rekor_log)
         self.rekor.bind()
+        # Rekor names its checkpoint key (and origin) after the host it serves, as
+        # rekor.sigstore.dev does for https://rekor.sigstore.dev: sigstore-js accepts a
+        # checkpoint only if that name is part of the log's baseUrl in the trusted root.
+        self.rekor_log.origin_host = self.rekor.url.removeprefix("http://")
         rekor_v2_key = load_or_create_key(keys, "rekor-v2", "ed25519")
         assert isinstance(rekor_v2_key, ed25519.Ed25519PrivateKey)
         self.rekor_v2_log = RekorV2Log(rekor_v2_key)
