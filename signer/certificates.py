@@ -11,9 +11,12 @@ identity check.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from cryptography import x509
+
+if TYPE_CHECKING:
+    from signer.keys import PublicKey
 
 
 class MalformedCertificateError(ValueError):
@@ -78,3 +81,22 @@ def is_self_signed(cert: x509.Certificate) -> bool:
     except Exception:  # any failure (bad signature, unsupported algorithm): not self-signed
         return False
     return True
+
+
+def load_verification_key(data: bytes, what: str) -> PublicKey:
+    """The key to verify signatures with, from a PEM public key or a PEM certificate
+    (its public key), as ``cosign verify --key`` accepts; :class:`InputError` else."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+
+    from signer.errors import InputError
+    from signer.keys import load_public_key_pem
+
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        return load_public_key_pem(data, what)
+    try:
+        spki = parse_pem_certificate(data).public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    except (MalformedCertificateError, UnsupportedAlgorithm):
+        raise InputError(f"{what} is not a valid PEM certificate") from None
+    return load_public_key_pem(spki, f"the certificate in {what}")

@@ -165,27 +165,15 @@ def _read_annotations(values: list[str]) -> dict[str, str]:
 
 def _load_key(path: str) -> Any:
     """A PEM public key, or the public key of a PEM certificate."""
-    from cryptography.exceptions import UnsupportedAlgorithm
-    from cryptography.hazmat.primitives import serialization
-
-    from signer.certificates import MalformedCertificateError, parse_pem_certificate
+    from signer.certificates import load_verification_key
     from signer.errors import InputError
-    from signer.keys import load_public_key_pem
 
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:
         raise InputError(f"cannot read key {path}: {exc.strerror}") from None
-    if b"-----BEGIN CERTIFICATE-----" in data:
-        try:
-            cert = parse_pem_certificate(data)
-            spki = cert.public_key().public_bytes(
-                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-        except (MalformedCertificateError, UnsupportedAlgorithm):
-            raise InputError(f"{path} is not a valid PEM certificate") from None
-        return load_public_key_pem(spki, f"certificate {path}")
-    return load_public_key_pem(data, f"key {path}")
+    return load_verification_key(data, f"key {path}")
 
 
 def build_policy(args: argparse.Namespace) -> VerificationPolicy:

@@ -45,6 +45,7 @@ LAYERS: dict[str, int] = {
     "gating": 4,
     "cli": 5,
     "output": 5,
+    "action": 5,
     "__main__": 5,
 }
 TESTING = "testing"  # the "aside" layer: may import anything, imported by nothing else
@@ -207,6 +208,21 @@ def test_product_code_never_imports_the_testing_package() -> None:
         if _importer_layer(edge) != TESTING and layer_of(edge.imported) == TESTING
     ]
     assert violations == []
+
+
+def test_action_and_cli_are_two_entries_over_the_same_flows() -> None:
+    """The action (``signer.action``, run by ``entrypoint.py``) and the CLI
+    (``signer.cli``) never import each other: what they share lives in the flows (L4)
+    or below, not in one of them."""
+    violations = []
+    for edge in _all_edges():
+        for one, other in (("signer.action", "signer.cli"), ("signer.cli", "signer.action")):
+            if edge.importer.startswith(one) and (
+                    edge.imported == other or edge.imported.startswith(other + ".")):
+                violations.append(_describe(edge))
+    assert violations == []
+    entry = [edge.imported for edge in import_edges(REPO / "entrypoint.py")]
+    assert entry and all(name.startswith("signer.action") for name in entry), entry
 
 
 def test_cli_modules_import_only_light_modules_at_top_level() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-import entrypoint
+from signer.action.policy import GITHUB_ISSUER
 
 ROOT = Path(__file__).resolve().parents[3]
 FULL_SHA = re.compile(r"^[^@\s]+@[0-9a-f]{40}$")
@@ -38,11 +38,26 @@ def test_every_input_reaches_the_script_through_env() -> None:
     assert len(declared) == len(ACTION["inputs"])
 
 
+def _action_source() -> str:
+    return "\n".join(path.read_text() for path in sorted((ROOT / "signer" / "action").glob("*.py")))
+
+
 def test_every_input_is_read_by_the_entrypoint() -> None:
-    source = (ROOT / "entrypoint.py").read_text()
+    source = _action_source()
     for name in ACTION["inputs"]:
         variable = "INPUT_" + name.upper().replace("-", "_")
         assert f'"{name}"' in source or f'"{variable}"' in source, name
+
+
+def test_entrypoint_is_a_thin_shim_over_the_package() -> None:
+    import ast
+
+    tree = ast.parse((ROOT / "entrypoint.py").read_text())
+    kinds = [type(node).__name__ for node in tree.body]
+    assert kinds == ["Expr", "ImportFrom", "If"]  # docstring, import main, run it
+    imported = tree.body[1]
+    assert isinstance(imported, ast.ImportFrom) and imported.module == "signer.action.run"
+    assert [alias.name for alias in imported.names] == ["main"]
 
 
 def test_no_expression_inside_any_run_body() -> None:
@@ -96,11 +111,11 @@ def test_readme_documents_every_input_and_output(section: str) -> None:
 
 
 def test_declared_outputs_are_those_the_entrypoint_writes() -> None:
-    source = (ROOT / "entrypoint.py").read_text()
+    source = _action_source()
     for name, spec in ACTION["outputs"].items():
         assert spec["value"] == f"${{{{ steps.run.outputs.{name} }}}}"
         assert f'"{name}":' in source, name
-    assert entrypoint.GITHUB_ISSUER == "https://token.actions.githubusercontent.com"
+    assert GITHUB_ISSUER == "https://token.actions.githubusercontent.com"
 
 
 def test_the_platform_check_and_the_readme_name_the_lock_platforms() -> None:

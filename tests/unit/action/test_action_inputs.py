@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 from pathlib import Path
 
 import pytest
 
-import entrypoint
-from entrypoint import (
-    Console,
-    ImageResult,
-    InputProblem,
-    VerifyPolicy,
-    parse_annotations,
-    read_inputs,
-    render_summary,
-    split_images,
-    write_outputs,
-    write_report,
-)
+from signer.action import run
+from signer.action.console import Console, write_outputs
+from signer.action.inputs import parse_annotations, parse_images, read_inputs, secret_values
+from signer.action.policy import VerifyPolicy
+from signer.action.report import ImageResult, rekor_entry_url, render_summary, write_report
+from signer.action.values import InputProblem, split_images
 from signer.testing.runner import parse_command_file
 
 METADATA_TAGS = "ghcr.io/o/r:1.2.3\nghcr.io/o/r:1.2\nghcr.io/o/r:latest\n"
@@ -145,9 +139,9 @@ def test_secrets_are_masked_line_by_line() -> None:
     assert stream.getvalue() == "::add-mask::line-one\n::add-mask::line%25two\n"
     values = {"INPUT_REGISTRY_PASSWORD": "pw", "INPUT_GITHUB_TOKEN": "ghs_x",
               "INPUT_KEY": "cosign.key", "INPUT_KEY_PASSWORD": ""}
-    assert entrypoint.secret_values(values) == ["pw", "ghs_x"]
+    assert secret_values(values) == ["pw", "ghs_x"]
     values["INPUT_KEY"] = "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nabc\n"
-    assert values["INPUT_KEY"] in entrypoint.secret_values(values)
+    assert values["INPUT_KEY"] in secret_values(values)
 
 
 def test_error_commands_escape_their_message() -> None:
@@ -187,7 +181,7 @@ def test_summary_has_a_table_per_image_and_says_when_the_policy_is_the_default()
     results = [
         ImageResult("ghcr.io/o/r:1", digest="sha256:" + "c" * 64, identity="https://id",
                     issuer="https://iss", rekor_log_index=7,
-                    rekor_entry_url=entrypoint.rekor_entry_url(None, 7), signed=True,
+                    rekor_entry_url=rekor_entry_url(None, 7), signed=True,
                     verified=True),
         ImageResult("ghcr.io/o/s:1", error="no signatures found", exit_code=10),
     ]
@@ -210,9 +204,9 @@ def test_a_huge_error_cannot_blow_the_summary_past_its_size_limit() -> None:
 
 
 def test_rekor_entry_url_for_a_private_log() -> None:
-    assert (entrypoint.rekor_entry_url("http://127.0.0.1:1/", 3)
+    assert (rekor_entry_url("http://127.0.0.1:1/", 3)
             == "http://127.0.0.1:1/api/v1/log/entries?logIndex=3")
-    assert entrypoint.rekor_entry_url("http://x", None) is None
+    assert rekor_entry_url("http://x", None) is None
 
 
 def test_report_is_json_with_one_entry_per_image(tmp_path: Path) -> None:
@@ -226,7 +220,7 @@ def test_report_is_json_with_one_entry_per_image(tmp_path: Path) -> None:
 def test_main_masks_secrets_first_and_reports_bad_inputs(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         tmp_path: Path) -> None:
-    for name in list(entrypoint.os.environ):
+    for name in list(os.environ):
         if name.startswith(("INPUT_", "ACTIONS_", "GITHUB_", "SIGNER_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("INPUT_MODE", "verify")
@@ -234,7 +228,7 @@ def test_main_masks_secrets_first_and_reports_bad_inputs(
     monkeypatch.setenv("INPUT_REGISTRY_PASSWORD", "hunter2-secret")
     monkeypatch.setenv("INPUT_GITHUB_TOKEN", "ghs_tokenvalue")
     monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "out"))
-    assert entrypoint.main() == 2
+    assert run.main() == 2
     lines = capsys.readouterr().out.splitlines()
     assert lines[:2] == ["::add-mask::hunter2-secret", "::add-mask::ghs_tokenvalue"]
     errors = [line for line in lines if line.startswith("::error")]
@@ -246,18 +240,18 @@ def test_main_masks_secrets_first_and_reports_bad_inputs(
 
 def test_digest_pins_every_image_and_keeps_one_per_repository() -> None:
     digest = "sha256:" + "d" * 64
-    refs = entrypoint.parse_images(
+    refs = parse_images(
         ["ghcr.io/o/app:1.2.3", "ghcr.io/o/app:latest", "docker.io/o/app:1", "alpine"], digest)
     assert [str(r) for r in refs] == [f"ghcr.io/o/app@{digest}", f"docker.io/o/app@{digest}",
                                       f"docker.io/library/alpine@{digest}"]
     with pytest.raises(InputProblem) as info:
-        entrypoint.parse_images([f"ghcr.io/o/app@sha256:{'e' * 64}", "r.example/UPPER:1"], digest)
+        parse_images([f"ghcr.io/o/app@sha256:{'e' * 64}", "r.example/UPPER:1"], digest)
     assert info.value.name == "images"
     assert "not the digest input" in info.value.message and "UPPER" in info.value.message
 
 
 def test_without_digest_distinct_tags_are_kept() -> None:
-    refs = entrypoint.parse_images(["r.example/a:1", "r.example/a:2", "r.example/a:1"], None)
+    refs = parse_images(["r.example/a:1", "r.example/a:2", "r.example/a:1"], None)
     assert [str(r) for r in refs] == ["r.example/a:1", "r.example/a:2"]
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from entrypoint import build_keychain, read_inputs
+from signer.action.credentials import build_keychain
+from signer.action.inputs import read_inputs
 from signer.registry.credentials import Credentials
 
 TOKEN = "ghs_workflowTokenValue0123456789"

@@ -1,0 +1,371 @@
+"""One run of the action (layer L5): push, resolve, sign, verify, then report.
+
+:func:`main` is what ``entrypoint.py`` calls. The steps use the same flows as the CLI
+(:func:`signer.registry.push.push_image`, :func:`signer.sign.sign_images`,
+:func:`signer.fetch.verify_images`); this module only sequences them, keeps a result
+per image and turns errors into annotations -- never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from signer.action.console import Console
+from signer.action.credentials import build_keychain
+from signer.action.inputs import Inputs, read_inputs, secret_values
+from signer.action.policy import SIGNING_KEY, VerifyPolicy
+from signer.action.report import (
+    PUBLIC_REKOR_URL,
+    ImageResult,
+    exit_code_of,
+    publish,
+    refused_inputs,
+    rekor_entry_url,
+)
+from signer.action.values import is_pem
+
+if TYPE_CHECKING:
+    from signer.reference import Reference
+    from signer.registry.client import RegistryClient
+
+
+class ActionRun:
+    """One run of the action: the steps in order, collecting a result per image."""
+
+    def __init__(self, inputs: Inputs, env: Mapping[str, str], console: Console) -> None:
+        self.inputs = inputs
+        self.env = env
+        self.console = console
+        self.results: dict[str, ImageResult] = {}
+        self.policy: VerifyPolicy | None = inputs.policy
+        self._tuf_root: Any = None  # the TUF repository's trusted root, once fetched
+
+    def fail(self, key: str, image: str, error: Exception) -> None:
+        """Record ``error`` for one image and annotate it."""
+        from signer.errors import Error
+
+        hint = None
+        if isinstance(error, Error):
+            message, code, hint = error.message, error.exit_code, error.hint
+        else:  # a bug: say so in one line, never a traceback with values in it
+            message = f"internal error ({type(error).__name__})"
+            code = 1
+        result = self.results.setdefault(key, ImageResult(image))
+        result.error, result.exit_code = message, code
+        self.console.error(message, title=f"signer {self.inputs.mode}: {image}", hint=hint)
+
+    def internal_error(self, error: Exception) -> list[ImageResult]:
+        """After a bug: every image not already judged fails with it (one line, no values)."""
+        message = f"internal error ({type(error).__name__})"
+        images = [str(ref) for ref in self.inputs.references]
+        for image in images:
+            if not any(r.image == image for r in self.results.values()):
+                self.results[image] = ImageResult(image)
+        for result in self.results.values():
+            if result.error is None and result.verified is not True:
+                result.error, result.exit_code = message, 1
+                result.verified = False if result.verified is None else result.verified
+        return list(self.results.values())
+
+    def run(self, client: RegistryClient) -> list[ImageResult]:
+        """Push (if asked), then sign and/or verify; never raises for user errors."""
+        from signer.reference import parse_reference
+
+        targets = [(str(ref), ref) for ref in self.inputs.references]
+        if self.inputs.push_from:
+            pushed = self.push(client, [ref for _name, ref in targets])
+            if pushed is None:
+                return list(self.results.values())
+            targets = [(name, ref) for (name, _old), ref in zip(targets, pushed, strict=True)]
+        pinned = self.resolve(client, targets)
+        if self.inputs.mode == "sign" and pinned:
+            self.sign(client, pinned)
+            if self.inputs.verify_after_sign:
+                # every manifest signed, including an index's children with `recursive`
+                known = dict(pinned)
+                to_verify = [(key, known.get(key) or parse_reference(key))
+                             for key, result in self.results.items() if result.signed]
+                if to_verify:
+                    self.verify(client, to_verify)
+        elif pinned:
+            self.verify(client, pinned)
+        return list(self.results.values())
+
+    def push(self, client: RegistryClient, targets: list[Reference]) -> list[Reference] | None:
+        """Push ``push-from`` to every target; return them pinned to the pushed digest."""
+        from signer.errors import Error
+        from signer.registry.push import push_image
+        from signer.registry.sources import open_source
+
+        assert self.inputs.push_from is not None
+        with self.console.group(f"Push {self.inputs.push_from}"):
+            try:
+                with open_source(self.inputs.push_from) as source:
+                    pushed = push_image(source, targets, client, on_pushed=self._pushed)
+            except Error as error:
+                for ref in targets:
+                    self.fail(str(ref), str(ref), error)
+                return None
+        return [result.target.with_digest(result.digest) for result in pushed]
+
+    def _pushed(self, result: Any) -> None:
+        self.console.line(f"pushed {result.pinned}: {result.uploaded} blobs uploaded, "
+                          f"{result.existing} already present, {result.mounted} mounted")
+
+    def resolve(self, client: RegistryClient,
+                targets: Sequence[tuple[str, Reference]]) -> list[tuple[str, Reference]]:
+        """Pin every target to its digest (tags resolved once); one entry per digest.
+
+        ``targets`` pairs the name shown to the user with the reference to resolve.
+        """
+        from signer.errors import Error
+
+        pinned: dict[str, Reference] = {}
+        with self.console.group("Resolve digests"):
+            for image, ref in targets:
+                try:
+                    digest = ref.digest or client.resolve_digest(ref)
+                except Error as error:
+                    self.fail(image, image, error)
+                    continue
+                exact = ref.with_digest(digest)
+                key = f"{exact.repository_name}@{digest}"
+                if key in pinned:
+                    self.console.line(f"{image} -> {digest} (same image as above)")
+                    continue
+                self.console.line(f"{image} -> {digest}")
+                pinned[key] = exact
+                self.results[key] = ImageResult(image, digest=digest)
+        return list(pinned.items())
+
+    def sign(self, client: RegistryClient, pinned: Sequence[tuple[str, Reference]]) -> None:
+        """Sign every pinned image with one identity (one token and certificate)."""
+        from signer.errors import Error
+        from signer.services import PUBLIC_GOOD_FULCIO_URL, PUBLIC_GOOD_REKOR_URL
+        from signer.sign import SignOptions, sign_images
+
+        inputs = self.inputs
+        with self.console.group("Sign"):
+            try:
+                options = SignOptions(
+                    key=self._private_key(), identity_token=self._identity_token(),
+                    trusted_root=(self._trusted_root() if not inputs.key or inputs.tlog_upload
+                                  else None),
+                    annotations=dict(inputs.annotations),
+                    tlog_upload=inputs.tlog_upload, recursive=inputs.recursive,
+                    fulcio_url=inputs.fulcio_url or PUBLIC_GOOD_FULCIO_URL,
+                    rekor_url=inputs.rekor_url or PUBLIC_GOOD_REKOR_URL,
+                    signature_repository=inputs.signature_repository)
+                signed = sign_images(client, [ref for _key, ref in pinned], options)
+            except Error as error:
+                for key, ref in pinned:
+                    self.fail(key, self.results[key].image if key in self.results else str(ref),
+                              error)
+                return
+            for item in signed:
+                # keys are REPOSITORY@DIGEST, as signed_reference; --recursive adds children
+                result = self.results.setdefault(item.signed_reference, ImageResult(
+                    f"{item.reference} ({item.platform or 'child'})", digest=item.digest))
+                result.signed = True
+                result.signature_ref = item.signature_ref
+                result.signature_refs = [item.signature_ref]
+                result.identity, result.issuer = item.identity, item.issuer
+                result.rekor_log_index = item.log_index
+                result.rekor_entry_url = self._entry_link(item.log_index, item.entry_url)
+                where = (f", Rekor entry {result.rekor_entry_url}"
+                         if item.log_index is not None else "")
+                self.console.line(f"signed {item.signed_reference}: {item.signature_ref}{where}")
+        if self.policy is None:
+            first = next((r for r in self.results.values() if r.signed), None)
+            if first is not None and first.identity:
+                self.policy = VerifyPolicy(identity=first.identity, issuer=first.issuer)
+            elif inputs.key:
+                self.policy = VerifyPolicy(public_key=SIGNING_KEY)
+
+    def verify(self, client: RegistryClient, pinned: Sequence[tuple[str, Reference]]) -> None:
+        """Verify every pinned image against the policy, as ``signer verify`` does."""
+        from signer.errors import Error, NoMatchingSignaturesError
+        from signer.fetch import VerifyOptions, verify_images
+        from signer.verify.certs import certificate_subject, oidc_issuer
+
+        with self.console.group("Verify"):
+            try:
+                policy = self._verification_policy()
+                trust = self._trusted_root()
+            except Error as error:
+                for key, _ref in pinned:
+                    self.results[key].verified = False
+                    self.fail(key, self.results[key].image, error)
+                return
+            assert self.policy is not None
+            self.console.line(f"policy: {self.policy.describe()}")
+            outcomes = verify_images(client, [ref for _key, ref in pinned],
+                                     VerifyOptions(trust=trust, policy=policy,
+                                                   rekor_url=self.inputs.rekor_url,
+                                                   signature_repository=(
+                                                       self.inputs.signature_repository)))
+            for (key, ref), outcome in zip(pinned, outcomes, strict=True):
+                result = self.results[key]
+                result.verified = outcome.verified
+                if outcome.signature_reference is not None and not result.signature_ref:
+                    result.signature_ref = outcome.signature_reference.name
+                if not outcome.verified:
+                    for line in outcome.failure_lines():
+                        self.console.line(f"{ref.name}: {line}")
+                    self.fail(key, result.image, outcome.error if outcome.error is not None
+                              else NoMatchingSignaturesError(f"no matching signatures: {ref}"))
+                    continue
+                passing = outcome.first_passing()
+                assert passing is not None  # verified: one signature or bundle passed
+                if passing.reference is not None and not result.signed:
+                    # sign mode keeps the signature it just made (and its log entry)
+                    result.signature_ref = passing.reference
+                    result.signature_refs = list(dict.fromkeys(
+                        p.reference for p in outcome.passing_signatures if p.reference))
+                if passing.certificate is not None:
+                    result.identity = certificate_subject(passing.certificate)
+                    result.issuer = oidc_issuer(passing.certificate)
+                if passing.log_index is not None and result.rekor_log_index is None:
+                    # link to the log that the trusted root names for this entry's log ID
+                    log = trust.tlog_by_id(passing.log_id) if passing.log_id else None
+                    base = (log.base_url if log is not None and log.base_url
+                            else self.inputs.rekor_url)
+                    result.rekor_log_index = passing.log_index
+                    result.rekor_entry_url = rekor_entry_url(base, passing.log_index)
+                count = len(outcome.passing) + len(outcome.passing_bundles)
+                self.console.line(f"verified {ref.name}: {count} matching signature(s)"
+                                  + (f", signed by {result.identity}" if result.identity else ""))
+
+    def _verification_policy(self) -> Any:
+        """The library policy for :attr:`policy` (identity, public key or signing key)."""
+        from signer.errors import UsageError
+        from signer.verify.policy import identity_warnings
+        from signer.verify.verifier import VerificationPolicy
+
+        policy = self.policy
+        ignore_tlog = self.inputs.insecure_ignore_tlog or (
+            self.inputs.mode == "sign" and not self.inputs.tlog_upload)
+        if policy is None:
+            raise UsageError("no verification policy",
+                             hint="give certificate-identity and certificate-oidc-issuer, "
+                                  "or public-key")
+        if policy.public_key:
+            return VerificationPolicy(key=self._public_key(policy.public_key),
+                                      ignore_tlog=ignore_tlog)
+        identity = policy.identity_policy()
+        for warning in identity_warnings(identity):  # cosign's policy pitfalls, as inputs
+            self.console.warning(warning.replace("--certificate-", "certificate-"))
+        return VerificationPolicy(identity=identity, ignore_tlog=ignore_tlog)
+
+    def _public_key(self, text: str) -> Any:
+        from signer.certificates import load_verification_key
+
+        if text == SIGNING_KEY:
+            return self._private_key().public_key()
+        if is_pem(text):
+            return load_verification_key(text.encode(), "the public-key input")
+        from signer.errors import InputError
+
+        try:
+            data = Path(text).read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read public-key {text}: {exc.strerror}") from None
+        return load_verification_key(data, f"public key {text}")
+
+    # -- option helpers ----------------------------------------------------------
+
+    def _trusted_root(self) -> Any:
+        """The trusted-root file, else the TUF repository's root (fetched once per run;
+        the cache is TUF_ROOT, which action.yml puts under runner.temp)."""
+        from signer.trust import TrustedRoot
+
+        if self.inputs.trusted_root:
+            return TrustedRoot.from_file(self.inputs.trusted_root)
+        if self._tuf_root is None:
+            from signer.services.tuf.cache import cache_base
+            from signer.services.tuf.client import load_trust
+            from signer.services.tuf.instances import choose_instance
+
+            instance = choose_instance(self.inputs.tuf_mirror, self.inputs.tuf_root,
+                                       self.inputs.staging)
+            trust = load_trust(instance, cache_base())
+            if trust.notice:
+                self.console.warning(trust.notice)
+            self.console.line(f"trusted root: from TUF repository {instance.mirror}")
+            self._tuf_root = trust.trusted_root
+        return self._tuf_root
+
+    def _private_key(self) -> Any:
+        from signer.keys import load_private_key, load_private_key_bytes
+
+        key, password = self.inputs.key, self.inputs.key_password
+        if not key:
+            return None
+        secret = password.encode() if password else None
+        if is_pem(key):
+            return load_private_key_bytes(key.encode(), secret, what="the key input")
+        return load_private_key(key, secret)
+
+    def _identity_token(self) -> str | None:
+        """Keyless: fetch the OIDC token now, and mask it before anything can print it."""
+        from signer.oidc import resolve_identity_token
+
+        if self.inputs.key:
+            return None
+        given = self.inputs.identity_token
+        token = resolve_identity_token(given, env=self.env)
+        self.console.mask(token.raw)
+        source = "the identity-token input" if given else token.source
+        self.console.line(f"OIDC token for {token.identity} from {token.issuer} "
+                          f"(via {source})")
+        return token.raw
+
+    def _entry_link(self, log_index: int | None, api_url: str | None) -> str | None:
+        base = (self.inputs.rekor_url or PUBLIC_REKOR_URL).rstrip("/")
+        if base == PUBLIC_REKOR_URL or api_url is None:
+            return rekor_entry_url(self.inputs.rekor_url, log_index)
+        return api_url
+
+
+def main() -> int:
+    """Run the action; returns the process exit code."""
+    env = dict(os.environ)
+    console = Console()
+    for value in secret_values(env):  # before anything else is printed
+        console.mask(value)
+    inputs, problems = read_inputs(env)
+    for problem in problems:
+        console.error(problem.message, title=f"signer: input '{problem.name}'")
+    if inputs is None:
+        mode, refused, summary = refused_inputs(env, problems)
+        publish(None, mode, refused, None, env, console, summary=summary)
+        return 2
+    from signer.errors import Error
+    from signer.registry.client import RegistryClient
+
+    if inputs.policy is not None and inputs.policy.is_default:
+        console.notice(f"no certificate-identity given: requiring {inputs.policy.describe()}")
+    run = ActionRun(inputs, env, console)
+    try:
+        client = RegistryClient(credentials=build_keychain(inputs, env),
+                                insecure=inputs.insecure_registries,
+                                ca_bundle=inputs.registry_ca_bundle)
+    except Error as error:
+        console.error(error.message, title="signer", hint=error.hint)
+        publish(inputs, inputs.mode, [ImageResult(str(ref), verified=False, error=error.message,
+                                                  exit_code=error.exit_code)
+                                      for ref in inputs.references], run.policy, env, console)
+        return error.exit_code
+    try:
+        results = run.run(client)
+    except Exception as exc:  # a bug; report it in one line, without values
+        console.error(f"internal error ({type(exc).__name__}); please report it",
+                      title="signer")
+        results = run.internal_error(exc)
+    finally:
+        client.close()
+    publish(inputs, inputs.mode, results, run.policy, env, console)
+    return exit_code_of(results)
