@@ -132,11 +132,31 @@ def read_bounded(response: requests.Response, limit: int, what: str = "response"
     return b"".join(chunks)
 
 
+#: a secret's first characters that mark an echo of it (possibly cut short by the server)
+REDACT_PREFIX_CHARS = 12
+
+
 def redact(text: str, secrets: Iterable[str | None]) -> str:
     """Replace every secret (4 characters or more) in ``text`` with ``***``, longest
-    first. Redact before shortening a text: a cut secret no longer matches."""
+    first; also the start of a long secret that a server echoed cut short (its first
+    :data:`REDACT_PREFIX_CHARS` characters and as much as follows). Redact before
+    shortening a text: a secret cut by us no longer matches."""
     for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
         text = text.replace(secret, "***")
+        if len(secret) > 2 * REDACT_PREFIX_CHARS:
+            text = _redact_prefixes(text, secret)
+    return text
+
+
+def _redact_prefixes(text: str, secret: str) -> str:
+    head = secret[:REDACT_PREFIX_CHARS]
+    start = text.find(head)
+    while start >= 0:
+        end = start + REDACT_PREFIX_CHARS
+        while end < len(text) and end - start < len(secret) and text[end] == secret[end - start]:
+            end += 1
+        text = text[:start] + "***" + text[end:]
+        start = text.find(head, start + 3)
     return text
 
 
