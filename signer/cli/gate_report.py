@@ -87,7 +87,7 @@ def annotation_commands(results: Sequence[ImageResult], workspace: str | None = 
 def summary_markdown(results: Sequence[ImageResult], references: int,
                      workspace: str | None = None) -> str:
     """The job summary: a heading with the counts and one table row per image."""
-    from signer.output import markdown_code, markdown_text
+    from signer.output import SUMMARY_CELL_LIMIT, markdown_code, markdown_text
 
     rows = ["| result | image | digest | rule → validator | signatures | why | where |",
             "|---|---|---|---|---|---|---|"]
@@ -98,6 +98,6 @@ def summary_markdown(results: Sequence[ImageResult], references: int,
             markdown_text(result.status), markdown_code(result.reference),
             markdown_code(result.digest) if result.digest else "-",
             markdown_code(_rule(result)), markdown_text(_signatures(result)),
-            markdown_text(result.reason), places]) + " |")
+            markdown_text(result.reason, SUMMARY_CELL_LIMIT), places]) + " |")
     return (f"### {TITLE}\n\n{markdown_text(counts_line(results, references))}\n\n"
             + "\n".join(rows) + "\n")

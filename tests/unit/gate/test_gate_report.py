@@ -54,3 +54,9 @@ def test_hostile_text_cannot_inject_commands_or_break_the_table(tmp_path: Path) 
 def test_paths_outside_the_workspace_are_left_as_they_are(tmp_path: Path) -> None:
     assert annotation_path("/elsewhere/x.yaml", str(tmp_path)) == "/elsewhere/x.yaml"
     assert annotation_path(str(tmp_path / "d" / "x.yaml"), str(tmp_path)) == "d/x.yaml"
+
+
+def test_a_huge_reason_is_shortened_in_the_summary(tmp_path: Path) -> None:
+    use = ImageUse("ghcr.io/o/app:1", str(tmp_path / "Dockerfile"), 3, "dockerfile")
+    text = summary_markdown([_result("fail", "x|" * 500_000, use)], 1, str(tmp_path))
+    assert len(text) < 10_000 and "more characters" in text
