@@ -63,11 +63,18 @@ def _bool_flag(parser: argparse._ActionsContainer, name: str, help_text: str,
 
 EXAMPLES = """\
 examples:
-  # an image signed keyless by a GitHub Actions workflow of OWNER/REPO
-  signer verify \\
-    --certificate-identity-regexp '^https://github\\.com/OWNER/REPO/\\.github/workflows/' \\
+  # an image signed keyless by a GitHub Actions workflow run of OWNER/REPO (the
+  # certificate's source repository; its SAN names the workflow file, which for a
+  # reusable workflow lives in another repository)
+  signer verify --source-repository OWNER/REPO \\
     --certificate-oidc-issuer https://token.actions.githubusercontent.com \\
     ghcr.io/OWNER/IMAGE:TAG
+  # ... and only by its release workflow, for a tag, on GitHub-hosted runners
+  signer verify --source-repository OWNER/REPO \\
+    --signer-workflow OWNER/REPO/.github/workflows/release.yml \\
+    --source-ref refs/tags/v1.2.3 --deny-self-hosted-runners \\
+    --certificate-oidc-issuer https://token.actions.githubusercontent.com \\
+    ghcr.io/OWNER/IMAGE:v1.2.3
   # an image signed with a key
   signer verify --key cosign.pub registry.example/app@sha256:HEX
 """
