@@ -44,11 +44,14 @@ from signer.errors import (
 )
 from signer.fetch import (
     VerifyOptions,
+    fetch_signature_layers,
     for_each_image,
     internal_error,
     resolve_image_digest,
     signature_repository_reference,
 )
+from signer.formats.legacy import SignatureLayer, signature_tag
+from signer.formats.legacy_attestation import attestation_layer_bundle
 from signer.reference import Reference, parse_reference
 from signer.referrers import (
     COSIGN_SIGNATURE_PREDICATE,
@@ -74,7 +77,10 @@ __all__ = [
 
 @dataclass(frozen=True)
 class AttestationResult(BundleResult):
-    """The outcome for one bundle referrer of the image, judged as an attestation."""
+    """The outcome for one attestation of the image: a bundle referrer, or a layer of
+    cosign v2's ``.att`` image read as a bundle (``legacy``)."""
+
+    legacy: bool = False
 
     @property
     def predicate_type(self) -> str | None:
@@ -116,6 +122,9 @@ class ImageAttestations:
     results: list[AttestationResult] = field(default_factory=list)
     error: Error | None = None
     seconds: float = 0.0
+    #: errors in gathering one of the two sources (referrers, ``.att``) that did not
+    #: decide the outcome
+    fetch_problems: list[str] = field(default_factory=list)
 
     @property
     def passing(self) -> list[AttestationResult]:
@@ -139,43 +148,61 @@ class ImageAttestations:
 
     def failure_lines(self) -> list[str]:
         """One line per attestation that failed: which check and why."""
-        return [f"{_label(i, r)}: {r.reason}" for i, r in enumerate(self.results) if not r.ok]
+        return [f"{_label(i, r)}: {r.reason}" for i, r in enumerate(self.results)
+                if not r.ok] + self.fetch_problems
 
 
 def _label(index: int, result: AttestationResult) -> str:
+    if result.legacy:
+        return f"attestation {index} (.att layer {result.image_bundle.layer_digest[:19]}…)"
     return f"bundle {index} (referrer {result.image_bundle.manifest_digest[:19]}…)"
 
 
+def legacy_attestation_bundles(layers: Sequence[SignatureLayer]) -> list[ImageBundle]:
+    """The layers of a ``.att`` image as bundles; a layer that is none keeps its defect
+    (it fails alone)."""
+    found = []
+    for layer in layers:
+        try:
+            found.append(ImageBundle("", layer.digest, attestation_layer_bundle(layer)))
+        except Error as err:
+            found.append(ImageBundle("", layer.digest if layer.defect is None else "",
+                                     None, err.message))
+    return found
+
+
 def judge_attestations(bundles: Sequence[ImageBundle], digest: str, trust: TrustedRoot,
-                       policy: VerificationPolicy,
-                       predicate_type: str) -> list[AttestationResult]:
+                       policy: VerificationPolicy, predicate_type: str, *,
+                       legacy: bool = False) -> list[AttestationResult]:
     """Judge each bundle as an attestation of ``predicate_type`` for image ``digest``
-    (no I/O). Failures stay with their bundle, whatever its bytes."""
+    (no I/O); ``legacy``: they are ``.att`` layers. Failures stay with their bundle,
+    whatever its bytes."""
     options = BundleOptions(require_tlog=not policy.ignore_tlog,
                             require_sct=not policy.ignore_sct, require_dsse=True, now=policy.now)
     artifact = Artifact.from_digest(parse_digest(digest))
-    return [_judge_one(b, artifact, digest, trust, policy, options, predicate_type)
+    return [_judge_one(b, artifact, digest, trust, policy, options, predicate_type, legacy)
             for b in bundles]
 
 
 def _judge_one(image_bundle: ImageBundle, artifact: Artifact, digest: str,
                trust: TrustedRoot, policy: VerificationPolicy, options: BundleOptions,
-               predicate_type: str) -> AttestationResult:
+               predicate_type: str, legacy: bool) -> AttestationResult:
     bundle = image_bundle.bundle
     if bundle is None:
         return AttestationResult(image_bundle, error=InputError(
-            f"malformed: {image_bundle.defect or 'not a Sigstore bundle'}"))
+            f"malformed: {image_bundle.defect or 'not a Sigstore bundle'}"), legacy=legacy)
     try:
         verified = verify_bundle(bundle, artifact, trust, bundle_policy(policy), options)
         _check_predicate_type(verified, predicate_type)
         if policy.check_claims:
             check_subject_claims(verified, digest, policy.annotations)
     except Error as err:
-        return AttestationResult(image_bundle, error=err)
+        return AttestationResult(image_bundle, error=err, legacy=legacy)
     except Exception as exc:  # hostile bytes: fail this bundle only
         return AttestationResult(image_bundle, error=InputError(
-            f"malformed: the bundle is not in a form any check can read ({type(exc).__name__})"))
-    return AttestationResult(image_bundle, verified=verified)
+            f"malformed: the bundle is not in a form any check can read ({type(exc).__name__})"),
+            legacy=legacy)
+    return AttestationResult(image_bundle, verified=verified, legacy=legacy)
 
 
 def _shown(value: Any) -> str:
@@ -213,23 +240,50 @@ def verify_image_attestations(client: RegistryClient, reference: Reference | str
     try:
         digest = result.digest = resolve_image_digest(client, image)
         repository = signature_repository_reference(image, options.signature_repository)
-        bundles = find_image_bundles(client, repository, digest)
-        result.results = judge_attestations(bundles, digest, options.trust, options.policy,
-                                            predicate_type)
-        if not result.results:
-            result.error = NoSignaturesError(
-                f"no attestations found for {digest}",
-                hint="the image has no Sigstore bundle referrers")
-        elif not result.passing:
-            result.error = NoMatchingSignaturesError(
-                f"no matching attestations for {image.name}: "
-                + "; ".join(r.reason for r in result.results))
+        problems: list[Error] = []
+        for legacy in (False, True):
+            try:
+                bundles = (_legacy_bundles(client, repository, digest, options) if legacy
+                           else find_image_bundles(client, repository, digest))
+            except Error as err:
+                problems.append(err)
+                result.fetch_problems.append(
+                    f"{'.att' if legacy else 'bundle referrers'}: {err.message}")
+                continue
+            result.results += judge_attestations(bundles, digest, options.trust,
+                                                 options.policy, predicate_type, legacy=legacy)
+        if not result.passing:
+            result.error = _why_none_passed(image, digest, result.results, problems)
     except Error as err:
         result.error = err
     except Exception as exc:  # one image's failure must not end the others
         result.error = internal_error(image, exc)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _why_none_passed(image: Reference, digest: str, results: Sequence[AttestationResult],
+                     problems: Sequence[Error]) -> Error:
+    if problems:
+        return problems[0]
+    if not results:
+        return NoSignaturesError(
+            f"no attestations found for {digest}",
+            hint="the image has neither Sigstore bundle referrers nor a "
+                 f"{signature_tag(digest, 'att')} image")
+    return NoMatchingSignaturesError(f"no matching attestations for {image.name}: "
+                                     + "; ".join(r.reason for r in results))
+
+
+def _legacy_bundles(client: RegistryClient, repository: Reference, digest: str,
+                    options: VerifyOptions) -> list[ImageBundle]:
+    """cosign v2's ``.att`` layers of the image read as bundles; none without one."""
+    try:
+        _, layers = fetch_signature_layers(client, repository, digest, options.max_layers,
+                                           suffix="att")
+    except NoSignaturesError:
+        return []
+    return legacy_attestation_bundles(layers)
 
 
 def verify_attestations(client: RegistryClient, references: Sequence[Reference | str],

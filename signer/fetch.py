@@ -237,16 +237,17 @@ def resolve_image_digest(client: RegistryClient, image: Reference) -> str:
 
 def fetch_signature_layers(
     client: RegistryClient, signatures: Reference, digest: str,
-    max_layers: int = DEFAULT_MAX_LAYERS,
+    max_layers: int = DEFAULT_MAX_LAYERS, suffix: str = "sig",
 ) -> tuple[Reference, list[SignatureLayer]]:
-    """Fetch ``sha256-<hex>.sig`` in ``signatures``'s repository and every layer blob.
+    """Fetch ``sha256-<hex>.sig`` (``.att`` with ``suffix="att"``: cosign v2's
+    attestations) in ``signatures``'s repository and every layer blob.
 
     One layer per signature, in manifest order. A layer that cannot be read (malformed
     descriptor, blob over the size limit, missing or not matching its digest) is kept
     in its place as :meth:`SignatureLayer.unreadable`, so that it fails alone; a
     malformed manifest, too many layers and network errors fail the whole fetch.
     """
-    sig_ref = signatures.with_tag(signature_tag(digest))
+    sig_ref = signatures.with_tag(signature_tag(digest, suffix))
     try:
         manifest = client.get_manifest(sig_ref)
     except ImageNotFoundError:

@@ -19,12 +19,26 @@ from typing import Any
 
 import jwt
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from sigstore.dsse import Statement
 from sigstore.models import ClientTrustConfig
 from sigstore.oidc import IdentityToken
 from sigstore.sign import SigningContext
 
 from signer.formats.attestation import SLSA_PROVENANCE_V1, SPDX, Subject, attestation_statement
+from signer.formats.legacy import (
+    ANNOTATION_BUNDLE,
+    ANNOTATION_CERTIFICATE,
+    ANNOTATION_CHAIN,
+    ANNOTATION_SIGNATURE,
+    DSSE_MEDIA_TYPE,
+    OCI_MANIFEST,
+    RekorBundle,
+    SignatureLayer,
+    build_signature_manifest,
+    signature_tag,
+)
 from signer.formats.provenance import WorkflowRun, slsa_provenance
 from signer.reference import Reference
 from signer.registry.client import RegistryClient
@@ -89,12 +103,41 @@ def _tampered(bundle: bytes) -> bytes:
     return json.dumps(document).encode()
 
 
+def _att_layer(bundle: bytes, predicate_type: str) -> SignatureLayer:
+    """A bundle rewritten as cosign v2's ``.att`` layer: the envelope as the blob, the
+    certificate and the Rekor entry with its SET as annotations."""
+    document = json.loads(bundle)
+    material = document["verificationMaterial"]
+    raw = material.get("certificate") or material["x509CertificateChain"]["certificates"][0]
+    leaf = x509.load_der_x509_certificate(base64.b64decode(raw["rawBytes"]))
+    (entry,) = [e for e in material["tlogEntries"] if "inclusionPromise" in e]
+    rekor = RekorBundle(base64.b64decode(entry["inclusionPromise"]["signedEntryTimestamp"]),
+                        entry["canonicalizedBody"], int(entry["integratedTime"]),
+                        int(entry["logIndex"]),
+                        base64.b64decode(entry["logId"]["keyId"]).hex())
+    return SignatureLayer(
+        json.dumps(document["dsseEnvelope"]).encode(), DSSE_MEDIA_TYPE,
+        {ANNOTATION_SIGNATURE: "", "predicateType": predicate_type,
+         ANNOTATION_CERTIFICATE: leaf.public_bytes(serialization.Encoding.PEM).decode(),
+         ANNOTATION_CHAIN: "", ANNOTATION_BUNDLE: rekor.to_json().decode()})
+
+
+def _push_att(client: RegistryClient, image: Reference, layers: list[SignatureLayer]) -> None:
+    manifest, config = build_signature_manifest(layers)
+    client.upload_blob(image, config)
+    for layer in layers:
+        client.upload_blob(image, layer.payload)
+    client.put_manifest(image.with_tag(signature_tag(str(image.digest), "att")), manifest,
+                        OCI_MANIFEST)
+
+
 @pytest.fixture(scope="module")
 def images(sigstore_stack: Stack, registry: LocalRegistry,  # noqa: F811
            registry_client: RegistryClient) -> dict[str, Reference]:  # noqa: F811
     stack, client = sigstore_stack, registry_client
     made = {name: push_plain_image(registry, client, f"attest/{name}") for name in (
-        "app", "other", "wrong-subject", "self-hosted", "tampered", "signed-only", "none")}
+        "app", "other", "wrong-subject", "self-hosted", "tampered", "signed-only", "none",
+        "legacy-att")}
 
     def attach(name: str, bundle: bytes, predicate_type: str) -> None:
         image = made[name]
@@ -113,6 +156,10 @@ def images(sigstore_stack: Stack, registry: LocalRegistry,  # noqa: F811
     attach("self-hosted", _provenance(stack, made["self-hosted"],
                                       runner_environment="self-hosted")[1], SLSA_PROVENANCE_V1)
     attach("tampered", _tampered(_provenance(stack, made["tampered"])[1]), SLSA_PROVENANCE_V1)
+    legacy = made["legacy-att"]
+    good = _provenance(stack, legacy)[1]
+    _push_att(client, legacy, [_att_layer(_tampered(good), SLSA_PROVENANCE_V1),
+                               _att_layer(good, SLSA_PROVENANCE_V1)])
     return made
 
 
@@ -242,6 +289,25 @@ def test_signatures_and_attestations_are_never_confused(images: dict[str, Refere
     (element,) = json.loads(both.stdout)
     assert element["critical"]["type"] == COSIGN_SIGN
     assert both.stderr.count("attestation, not a signature") == 2
+
+
+def test_cosign_v2_att_layers_are_read_as_bundles(images: dict[str, Reference],
+                                                   sigstore_stack: Stack) -> None:  # noqa: F811
+    image = images["legacy-att"]
+    result = _verify(sigstore_stack, image, "--type", "slsaprovenance1",
+                     "--source-repository", REPOSITORY, "--deny-self-hosted-runners")
+    assert result.returncode == 0, result.stderr
+    (statement,) = _statements(result)
+    assert statement["subject"][0]["digest"] == {"sha256": str(image.digest).split(":")[1]}
+    assert "attestation 0 (.att layer" in result.stderr
+    assert "log entry: the transparency log entry's payload hash does not match" \
+        in result.stderr
+    refused = _verify(sigstore_stack, image, "--type", "slsaprovenance1",
+                      "--source-repository", "octo-org/fork")
+    assert refused.returncode == 12
+    assert "attestation 1 (.att layer" in refused.stderr
+    assert "identity: expected source repository 'https://github.com/octo-org/fork'" \
+        in refused.stderr
 
 
 def test_no_attestations_and_no_image(images: dict[str, Reference],
