@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from signer.action.console import Console
 from signer.action.credentials import build_keychain
 from signer.action.inputs import Inputs, read_inputs, secret_values
+from signer.action.material import RunMaterial
 from signer.action.policy import SIGNING_KEY, VerifyPolicy
 from signer.action.report import (
     PUBLIC_REKOR_URL,
@@ -25,7 +25,6 @@ from signer.action.report import (
     refused_inputs,
     rekor_entry_url,
 )
-from signer.action.values import is_pem
 
 if TYPE_CHECKING:
     from signer.reference import Reference
@@ -41,7 +40,7 @@ class ActionRun:
         self.console = console
         self.results: dict[str, ImageResult] = {}
         self.policy: VerifyPolicy | None = inputs.policy
-        self._tuf_root: Any = None  # the TUF repository's trusted root, once fetched
+        self.material = RunMaterial(inputs, env, console)
 
     def fail(self, key: str, image: str, error: Exception) -> None:
         """Record ``error`` for one image and annotate it."""
@@ -122,12 +121,13 @@ class ActionRun:
         ``targets`` pairs the name shown to the user with the reference to resolve.
         """
         from signer.errors import Error
+        from signer.fetch import resolve_image_digest
 
         pinned: dict[str, Reference] = {}
         with self.console.group("Resolve digests"):
             for image, ref in targets:
                 try:
-                    digest = ref.digest or client.resolve_digest(ref)
+                    digest = resolve_image_digest(client, ref)
                 except Error as error:
                     self.fail(image, image, error)
                     continue
@@ -150,9 +150,10 @@ class ActionRun:
         inputs = self.inputs
         with self.console.group("Sign"):
             try:
+                material = self.material
                 options = SignOptions(
-                    key=self._private_key(), identity_token=self._identity_token(),
-                    trusted_root=(self._trusted_root() if not inputs.key or inputs.tlog_upload
+                    key=material.private_key(), identity_token=material.identity_token(),
+                    trusted_root=(material.trusted_root() if not inputs.key or inputs.tlog_upload
                                   else None),
                     annotations=dict(inputs.annotations),
                     tlog_upload=inputs.tlog_upload, recursive=inputs.recursive,
@@ -193,8 +194,8 @@ class ActionRun:
 
         with self.console.group("Verify"):
             try:
-                policy = self._verification_policy()
-                trust = self._trusted_root()
+                policy = self.material.verification_policy(self.policy)
+                trust = self.material.trusted_root()
             except Error as error:
                 for key, _ref in pinned:
                     self.results[key].verified = False
@@ -238,90 +239,6 @@ class ActionRun:
                 count = len(outcome.passing) + len(outcome.passing_bundles)
                 self.console.line(f"verified {ref.name}: {count} matching signature(s)"
                                   + (f", signed by {result.identity}" if result.identity else ""))
-
-    def _verification_policy(self) -> Any:
-        """The library policy for :attr:`policy` (identity, public key or signing key)."""
-        from signer.errors import UsageError
-        from signer.verify.policy import identity_warnings
-        from signer.verify.verifier import VerificationPolicy
-
-        policy = self.policy
-        ignore_tlog = self.inputs.insecure_ignore_tlog or (
-            self.inputs.mode == "sign" and not self.inputs.tlog_upload)
-        if policy is None:
-            raise UsageError("no verification policy",
-                             hint="give certificate-identity and certificate-oidc-issuer, "
-                                  "or public-key")
-        if policy.public_key:
-            return VerificationPolicy(key=self._public_key(policy.public_key),
-                                      ignore_tlog=ignore_tlog)
-        identity = policy.identity_policy()
-        for warning in identity_warnings(identity):  # cosign's policy pitfalls, as inputs
-            self.console.warning(warning.replace("--certificate-", "certificate-"))
-        return VerificationPolicy(identity=identity, ignore_tlog=ignore_tlog)
-
-    def _public_key(self, text: str) -> Any:
-        from signer.certificates import load_verification_key
-
-        if text == SIGNING_KEY:
-            return self._private_key().public_key()
-        if is_pem(text):
-            return load_verification_key(text.encode(), "the public-key input")
-        from signer.errors import InputError
-
-        try:
-            data = Path(text).read_bytes()
-        except OSError as exc:
-            raise InputError(f"cannot read public-key {text}: {exc.strerror}") from None
-        return load_verification_key(data, f"public key {text}")
-
-    # -- option helpers ----------------------------------------------------------
-
-    def _trusted_root(self) -> Any:
-        """The trusted-root file, else the TUF repository's root (fetched once per run;
-        the cache is TUF_ROOT, which action.yml puts under runner.temp)."""
-        from signer.trust import TrustedRoot
-
-        if self.inputs.trusted_root:
-            return TrustedRoot.from_file(self.inputs.trusted_root)
-        if self._tuf_root is None:
-            from signer.services.tuf.cache import cache_base
-            from signer.services.tuf.client import load_trust
-            from signer.services.tuf.instances import choose_instance
-
-            instance = choose_instance(self.inputs.tuf_mirror, self.inputs.tuf_root,
-                                       self.inputs.staging)
-            trust = load_trust(instance, cache_base())
-            if trust.notice:
-                self.console.warning(trust.notice)
-            self.console.line(f"trusted root: from TUF repository {instance.mirror}")
-            self._tuf_root = trust.trusted_root
-        return self._tuf_root
-
-    def _private_key(self) -> Any:
-        from signer.keys import load_private_key, load_private_key_bytes
-
-        key, password = self.inputs.key, self.inputs.key_password
-        if not key:
-            return None
-        secret = password.encode() if password else None
-        if is_pem(key):
-            return load_private_key_bytes(key.encode(), secret, what="the key input")
-        return load_private_key(key, secret)
-
-    def _identity_token(self) -> str | None:
-        """Keyless: fetch the OIDC token now, and mask it before anything can print it."""
-        from signer.oidc import resolve_identity_token
-
-        if self.inputs.key:
-            return None
-        given = self.inputs.identity_token
-        token = resolve_identity_token(given, env=self.env)
-        self.console.mask(token.raw)
-        source = "the identity-token input" if given else token.source
-        self.console.line(f"OIDC token for {token.identity} from {token.issuer} "
-                          f"(via {source})")
-        return token.raw
 
     def _entry_link(self, log_index: int | None, api_url: str | None) -> str | None:
         base = (self.inputs.rekor_url or PUBLIC_REKOR_URL).rstrip("/")
