@@ -40,36 +40,75 @@ class JsResult:
 
 
 @dataclass(frozen=True)
+class JsCheck:
+    """One verification's inputs: the bundle and trusted root, the artifact (a file, or
+    ``sha256:<hex>`` -- also sha384/sha512 -- for a DSSE statement's subject), and the
+    identity (exact or a JavaScript regexp) and issuer, or the public key, to require."""
+
+    bundle: Path
+    trusted_root: Path
+    artifact: Path | None = None
+    digest: str | None = None
+    identity: str | None = None
+    identity_regexp: str | None = None
+    issuer: str | None = None
+    key: Path | None = None
+
+    def argv(self) -> list[str]:
+        """verify.js's arguments for this check."""
+        options = {"--artifact": self.artifact, "--digest": self.digest,
+                   "--certificate-identity": self.identity,
+                   "--certificate-identity-regexp": self.identity_regexp,
+                   "--certificate-oidc-issuer": self.issuer, "--key": self.key}
+        argv = ["--bundle", str(self.bundle), "--trusted-root", str(self.trusted_root)]
+        for option, value in options.items():
+            argv += [option, str(value)] if value is not None else []
+        return argv
+
+
+def _result(line: dict[str, Any], exit_code: int) -> JsResult:
+    verified = line.pop("verified")
+    if verified is not (exit_code == 0):
+        raise AssertionError(f"verify.js exit {exit_code} says verified={verified}")
+    return JsResult(verified=verified, exit_code=exit_code, error=line.pop("error", ""),
+                    message=line.pop("message", ""), details=line)
+
+
+@dataclass(frozen=True)
 class SigstoreJs:
-    """Runs ``node tests/js/verify.js``; one process per bundle, offline."""
+    """Runs ``node tests/js/verify.js`` offline: one process per bundle, or one for many."""
 
     node: str
 
-    def verify(self, bundle: Path, trusted_root: Path, *, artifact: Path | None = None,
-               digest: str | None = None, identity: str | None = None,
-               issuer: str | None = None, key: Path | None = None) -> JsResult:
-        """Verify ``bundle`` against ``trusted_root`` and the artifact (a file, or
-        ``sha256:<hex>`` for a DSSE statement's subject); check the identity and issuer
-        when given, or the public key ``key``."""
-        argv = [self.node, str(SCRIPT), "--bundle", str(bundle),
-                "--trusted-root", str(trusted_root)]
-        argv += ["--artifact", str(artifact)] if artifact is not None else []
-        argv += ["--digest", digest] if digest is not None else []
-        argv += ["--certificate-identity", identity] if identity is not None else []
-        argv += ["--certificate-oidc-issuer", issuer] if issuer is not None else []
-        argv += ["--key", str(key)] if key is not None else []
+    def verify(self, bundle: Path, trusted_root: Path, **options: Any) -> JsResult:
+        """Verify one bundle (``options`` as :class:`JsCheck`'s fields) in its own
+        process, through verify.js's command line and exit code."""
+        argv = [self.node, str(SCRIPT), *JsCheck(bundle, trusted_root, **options).argv()]
         done = subprocess.run(argv, capture_output=True, text=True, check=False,
                               timeout=TIMEOUT_SECONDS, cwd=JS_DIR)
         if done.returncode not in (0, 1) or len(done.stdout.splitlines()) != 1:
             raise AssertionError(f"verify.js misbehaved (exit {done.returncode}): "
                                  f"{done.stdout!r} {done.stderr!r}")
-        line: dict[str, Any] = json.loads(done.stdout)
-        verified = line.pop("verified")
-        if verified is not (done.returncode == 0):
-            raise AssertionError(f"verify.js exit {done.returncode} says {verified}")
-        return JsResult(verified=verified, exit_code=done.returncode,
-                        error=line.pop("error", ""), message=line.pop("message", ""),
-                        details=line)
+        return _result(json.loads(done.stdout), done.returncode)
+
+    def verify_many(self, checks: list[JsCheck]) -> list[JsResult]:
+        """Verify many bundles in one node process (``--batch``), results in order."""
+        done = subprocess.run([self.node, str(SCRIPT), "--batch"],
+                              input=json.dumps([check.argv() for check in checks]),
+                              capture_output=True, text=True, check=False,
+                              timeout=TIMEOUT_SECONDS, cwd=JS_DIR)
+        lines = done.stdout.splitlines()
+        if done.returncode != 0 or len(lines) != len(checks):
+            raise AssertionError(f"verify.js --batch misbehaved (exit {done.returncode}): "
+                                 f"{done.stdout!r} {done.stderr!r}")
+        results = []
+        for text in lines:
+            line: dict[str, Any] = json.loads(text)
+            exit_code = line.pop("exitCode")
+            if exit_code not in (0, 1):
+                raise AssertionError(f"verify.js refused its arguments: {line}")
+            results.append(_result(line, exit_code))
+        return results
 
 
 @pytest.fixture(scope="session")

@@ -3,17 +3,21 @@
 // sigstore-js (@sigstore/verify) against a trusted root, never with signer's code.
 //
 //   node verify.js --bundle B.sigstore.json --trusted-root trusted_root.json
-//                  (--artifact FILE | --digest sha256:HEX)
-//                  [--certificate-identity SAN] [--certificate-oidc-issuer URL | --key PEM]
+//                  (--artifact FILE | --digest ALG:HEX)
+//                  [--certificate-identity SAN | --certificate-identity-regexp RE]
+//                  [--certificate-oidc-issuer URL] [--key PEM]
 //
 // Prints one JSON line on stdout: {"verified": true, ...} and exits 0, or
 // {"verified": false, "error": CODE, "message": TEXT} and exits 1. Bad arguments
-// exit 2. Nothing is fetched from the network.
+// exit 2. Nothing is fetched from the network. 'node verify.js --batch' reads a JSON
+// array of such argument lists on stdin and prints one line per list, each with its
+// exitCode (2 lines carry "usage" instead of a verdict).
 //
 // A message-signature bundle needs --artifact (the signature is over its bytes). A
 // DSSE bundle carries an in-toto statement; @sigstore/verify checks the envelope's
-// signature but not what it is about, so the artifact's (or the given) SHA-256 must
-// equal one subject's digest -- checked here, as a verifying client must.
+// signature but not what it is about, so the artifact's digest (or the given one:
+// sha256, sha384 or sha512) must equal one subject's -- checked here, as a verifying
+// client must. A regexp identity is a JavaScript RegExp, unanchored.
 'use strict';
 
 const crypto = require('node:crypto');
@@ -23,12 +27,15 @@ const { TrustedRoot } = require('@sigstore/protobuf-specs');
 const { Verifier, toSignedEntity, toTrustMaterial } = require('@sigstore/verify');
 
 const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+const DIGEST_ALGORITHMS = ['sha256', 'sha384', 'sha512'];
+const DIGEST_PATTERN = /^(sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128})$/;
 const OPTIONS = {
   '--bundle': 'bundle',
   '--trusted-root': 'trustedRoot',
   '--artifact': 'artifact',
   '--digest': 'digest',
   '--certificate-identity': 'identity',
+  '--certificate-identity-regexp': 'identityRegexp',
   '--certificate-oidc-issuer': 'issuer',
   '--key': 'key',
 };
@@ -57,11 +64,15 @@ function parseArguments(argv) {
   if ((args.artifact === undefined) === (args.digest === undefined)) {
     throw new UsageError('give exactly one of --artifact and --digest');
   }
-  if (args.key !== undefined && (args.identity !== undefined || args.issuer !== undefined)) {
+  if (args.identity !== undefined && args.identityRegexp !== undefined) {
+    throw new UsageError('give at most one of --certificate-identity and its -regexp');
+  }
+  const identityGiven = args.identity !== undefined || args.identityRegexp !== undefined;
+  if (args.key !== undefined && (identityGiven || args.issuer !== undefined)) {
     throw new UsageError('--key checks a key, not a certificate identity or issuer');
   }
-  if (args.digest !== undefined && !/^sha256:[0-9a-f]{64}$/.test(args.digest)) {
-    throw new UsageError('--digest must be sha256:<64 lower-case hex>');
+  if (args.digest !== undefined && !DIGEST_PATTERN.test(args.digest)) {
+    throw new UsageError('--digest must be sha256:, sha384: or sha512: and lower-case hex');
   }
   return args;
 }
@@ -74,17 +85,22 @@ function readJSON(path, what) {
   }
 }
 
-// The SHA-256 (hex) of the artifact the caller names, and its bytes when it is a file.
+// The artifact's digests ({algorithm: hex}), and its bytes when it is a file.
 function artifactInput(args) {
   if (args.digest !== undefined) {
-    return { sha256: args.digest.slice('sha256:'.length), bytes: undefined };
+    const [algorithm, hex] = args.digest.split(':');
+    return { digests: { [algorithm]: hex }, bytes: undefined };
   }
   const bytes = fs.readFileSync(args.artifact);
-  return { sha256: crypto.createHash('sha256').update(bytes).digest('hex'), bytes };
+  const digests = {};
+  for (const algorithm of DIGEST_ALGORITHMS) {
+    digests[algorithm] = crypto.createHash(algorithm).update(bytes).digest('hex');
+  }
+  return { digests, bytes };
 }
 
-// The in-toto statement's subjects must name the artifact's SHA-256.
-function checkStatementSubject(envelope, sha256) {
+// One of the in-toto statement's subjects must carry one of the artifact's digests.
+function checkStatementSubject(envelope, digests) {
   if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
     throw new CheckError('STATEMENT_ERROR', `payload type ${envelope.payloadType} is not in-toto`);
   }
@@ -95,8 +111,10 @@ function checkStatementSubject(envelope, sha256) {
     throw new CheckError('STATEMENT_ERROR', 'the DSSE payload is not JSON');
   }
   const subjects = Array.isArray(statement.subject) ? statement.subject : [];
-  if (!subjects.some((s) => s && s.digest && s.digest.sha256 === sha256)) {
-    throw new CheckError('STATEMENT_ERROR', `no statement subject has sha256 ${sha256}`);
+  const names = (s) => Object.entries(digests).some(
+    ([algorithm, hex]) => s && s.digest && s.digest[algorithm] === hex);
+  if (!subjects.some(names)) {
+    throw new CheckError('STATEMENT_ERROR', 'no statement subject has the artifact\'s digest');
   }
   return statement;
 }
@@ -104,6 +122,9 @@ function checkStatementSubject(envelope, sha256) {
 function policyOf(args) {
   const policy = {};
   if (args.identity !== undefined) policy.subjectAlternativeName = args.identity;
+  if (args.identityRegexp !== undefined) {
+    policy.subjectAlternativeName = new RegExp(args.identityRegexp);
+  }
   if (args.issuer !== undefined) policy.extensions = { issuer: args.issuer };
   return policy;
 }
@@ -122,7 +143,7 @@ function verify(args) {
   const artifact = artifactInput(args);
   const result = { verified: true, content: bundle.content.$case };
   if (bundle.content.$case === 'dsseEnvelope') {
-    const statement = checkStatementSubject(bundle.content.dsseEnvelope, artifact.sha256);
+    const statement = checkStatementSubject(bundle.content.dsseEnvelope, artifact.digests);
     result.predicateType = statement.predicateType;
   } else if (artifact.bytes === undefined) {
     throw new UsageError('a message-signature bundle needs --artifact, not --digest');
@@ -139,22 +160,40 @@ function verify(args) {
   return result;
 }
 
-function main() {
-  let args;
+// One verification: its exit code (0, 1, or 2 for bad arguments) and its output line.
+function runOne(argv) {
   try {
-    args = parseArguments(process.argv.slice(2));
-    process.stdout.write(JSON.stringify(verify(args)) + '\n');
-    return 0;
+    return { exitCode: 0, line: verify(parseArguments(argv)) };
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`verify.js: ${error.message}\n`);
-      return 2;
+      return { exitCode: 2, usage: `verify.js: ${error.message}` };
     }
     const code = error.code || error.name || 'ERROR';
-    process.stdout.write(
-      JSON.stringify({ verified: false, error: String(code), message: error.message }) + '\n');
-    return 1;
+    return {
+      exitCode: 1,
+      line: { verified: false, error: String(code), message: error.message },
+    };
   }
+}
+
+// --batch: a JSON array of argument lists on stdin, one output line each, in order,
+// with its exitCode; one process for many bundles (node's start-up is most of a run).
+function runBatch() {
+  const jobs = JSON.parse(fs.readFileSync(0, 'utf8'));
+  for (const argv of jobs) {
+    const { exitCode, line, usage } = runOne(argv);
+    process.stdout.write(JSON.stringify({ ...(line || { usage }), exitCode }) + '\n');
+  }
+  return 0;
+}
+
+function main() {
+  const argv = process.argv.slice(2);
+  if (argv.length === 1 && argv[0] === '--batch') return runBatch();
+  const { exitCode, line, usage } = runOne(argv);
+  if (usage !== undefined) process.stderr.write(usage + '\n');
+  else process.stdout.write(JSON.stringify(line) + '\n');
+  return exitCode;
 }
 
 process.exitCode = main();

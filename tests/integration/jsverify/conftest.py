@@ -1,4 +1,6 @@
-"""Fixtures for the sigstore-js checks: the local stack and the sigstore-js verifier."""
+"""Fixtures for the sigstore-js checks: the local stack, the sigstore-js verifier and
+the conformance corpus."""
 
+from tests.integration.bundle.conftest import conformance_dir  # noqa: F401
 from tests.sigstore_fixtures import sigstore_stack  # noqa: F401
 from tests.sigstore_js import sigstore_js  # noqa: F401
