@@ -483,3 +483,34 @@ def test_action_sign_as_a_hostile_identity(action: ActionHarness,  # noqa: F811
     assert_action_log_safe(run, {GITHUB_TOKEN, action.stack.token_request_token})
     assert_outputs_safe(run)
     assert_summary_intact(run.summary)
+
+
+def test_cli_verify_hostile_bundle_referrers(sigstore_stack: Stack,
+                                            direct_client: RegistryClient,
+                                            registry: LocalRegistry) -> None:
+    """cosign v3 bundle referrers (made by sigstore-python) whose in-toto subject name
+    and annotations are the corpus, and a referrer whose 'bundle' is hostile JSON."""
+    from signer.reference import parse_reference
+    from tests.integration.bundle.test_referrers import _attach, _push_image, _sign_statement
+
+    ref = parse_reference(f"{registry.host}/injection/bundles:v1")
+    digest = _push_image(direct_client, ref, "injection-bundles")
+    _attach(direct_client, ref, digest, _sign_statement(
+        sigstore_stack, digest, CORPUS,
+        annotations={"env": CORPUS.replace("\x00", ""), CORPUS: "x"}))
+    _attach(direct_client, ref, digest, json.dumps(
+        {"mediaType": CORPUS, "verificationMaterial": {"certificate": {"rawBytes": CORPUS}},
+         "dsseEnvelope": {"payload": CORPUS, "payloadType": CORPUS}}).encode(),
+        predicate_type=CORPUS.replace("\x00", ""))
+    base = ["verify", "--trusted-root", str(sigstore_stack.trusted_root_path),
+            "--certificate-identity", sigstore_stack.default_identity,
+            "--certificate-oidc-issuer", sigstore_stack.oidc_issuer_url, "--offline"]
+    refused = cli([*base, "-a", "env=prod", str(ref)])
+    assert refused.returncode == 12, refused.stderr
+    assert "bundle 0 (referrer sha256:" in refused.stderr
+    assert_terminal_safe("verify stderr", refused.stderr)
+    passed = cli([*base, "-a", "env=" + CORPUS.replace("\x00", ""), str(ref)])
+    assert passed.returncode == 0, passed.stderr
+    assert_terminal_safe("verify stderr", passed.stderr)
+    assert_terminal_safe("verify stdout", passed.stdout)
+    json.loads(passed.stdout)
