@@ -119,6 +119,8 @@ class ImageAttestations:
     reference: Reference
     predicate_type: str
     digest: str | None = None
+    #: where the attestations were looked for (the image's repository, or the override)
+    repository: Reference | None = None
     results: list[AttestationResult] = field(default_factory=list)
     error: Error | None = None
     seconds: float = 0.0
@@ -141,6 +143,14 @@ class ImageAttestations:
         """cosign's exit code: 0 verified, 10 no attestations, 11 tag not found, 12 none
         matched, 1 other failures."""
         return 0 if self.verified else (self.error.exit_code if self.error else 12)
+
+    def passing_references(self) -> list[str]:
+        """Where each passing attestation is stored: ``REPOSITORY@<referrer digest>``, or
+        ``REPOSITORY:sha256-<hex>.att`` for cosign v2's layers."""
+        repository = (self.repository or self.reference).repository_name
+        found = [f"{repository}:{signature_tag(self.digest or '', 'att')}" if r.legacy
+                 else f"{repository}@{r.image_bundle.manifest_digest}" for r in self.passing]
+        return list(dict.fromkeys(found))
 
     def output_lines(self) -> list[str]:
         """One JSON line per verified attestation (cosign's stdout)."""
@@ -239,7 +249,8 @@ def verify_image_attestations(client: RegistryClient, reference: Reference | str
     result = ImageAttestations(image, predicate_type)
     try:
         digest = result.digest = resolve_image_digest(client, image)
-        repository = signature_repository_reference(image, options.signature_repository)
+        repository = result.repository = signature_repository_reference(
+            image, options.signature_repository)
         problems: list[Error] = []
         for legacy in (False, True):
             try:

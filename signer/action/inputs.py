@@ -41,6 +41,12 @@ SECRET_VARIABLES = (
 )
 
 
+#: what the mode input takes
+MODES = ("sign", "verify", "verify-attestation")
+#: verify-attestation mode without predicate-type: SLSA v1 build provenance
+DEFAULT_PREDICATE_TYPE = "slsaprovenance1"
+
+
 _DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
@@ -83,6 +89,8 @@ class Inputs:
     #: an OIDC token to sign with instead of the job's (the identity-token input)
     identity_token: str | None = None
     show_summary: bool = True
+    #: verify-attestation mode: the predicate type URI required
+    predicate_type: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -144,9 +152,11 @@ def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProble
             return default
 
     mode = input_value(env, "mode").lower() or "sign"
-    if mode not in ("sign", "verify"):
-        problems.append(InputProblem("mode", f"expected sign or verify, got {mode!r}"))
+    if mode not in MODES:
+        problems.append(InputProblem("mode", f"expected sign, verify or verify-attestation, "
+                                     f"got {mode!r}"))
         mode = "sign"
+    verifying = mode != "sign"
 
     images = split_images(env.get("INPUT_IMAGES", ""))
     if not images:
@@ -160,7 +170,7 @@ def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProble
 
     push_from = attempt(lambda: check_path("push-from", input_value(env, "push-from"),
                                             workspace), None)
-    if push_from and mode == "verify":
+    if push_from and verifying:
         problems.append(InputProblem("push-from", "only used in sign mode"))
     if push_from and digest:
         problems.append(InputProblem("digest", "push-from sets the digest; do not give both"))
@@ -175,13 +185,13 @@ def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProble
         input_value(env, "registry"), bool(username and password), references), None)
 
     key = input_value(env, "key") or None
-    if key and mode == "verify":
+    if key and verifying:
         problems.append(InputProblem("key", "in verify mode give the public key as public-key"))
     elif key and not is_pem(key):
         key = attempt(lambda: check_path("key", key or "", workspace), None)
     key_password = env.get("INPUT_KEY_PASSWORD", "") or None
     identity_token = env.get("INPUT_IDENTITY_TOKEN", "").strip() or None
-    if identity_token and mode == "verify":
+    if identity_token and verifying:
         problems.append(InputProblem("identity-token", "only used in sign mode"))
     elif identity_token and key:
         problems.append(InputProblem("identity-token", "signing with a key needs no identity "
@@ -210,7 +220,10 @@ def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProble
     if trusted_root and (tuf_mirror or tuf_root or staging):
         problems.append(InputProblem("trusted-root", "give either trusted-root or the TUF "
                                      "inputs (tuf-mirror, tuf-root, staging), not both"))
-    policy = attempt(lambda: verify_policy(env, mode, workspace), None)
+    policy = attempt(lambda: verify_policy(env, "verify" if verifying else mode, workspace),
+                     None)
+    predicate_type = attempt(lambda: _predicate_type(input_value(env, "predicate-type"),
+                                                     mode), None)
     ca_bundle = attempt(lambda: check_path("registry-ca-bundle",
                                             input_value(env, "registry-ca-bundle"), workspace),
                         None)
@@ -230,8 +243,24 @@ def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProble
         verify_after_sign=verify_after, insecure_registries=insecure,
         registry_ca_bundle=ca_bundle, github_token=env.get("INPUT_GITHUB_TOKEN") or None,
         signature_repository=signature_repository, identity_token=identity_token,
-        show_summary=show_summary,
+        show_summary=show_summary, predicate_type=predicate_type,
     ), []
+
+
+def _predicate_type(value: str, mode: str) -> str | None:
+    """The predicate type URI verify-attestation mode requires (slsaprovenance1 unless
+    named): cosign's short names or a URI."""
+    from signer.errors import Error
+    from signer.formats.attestation import predicate_type_uri
+
+    if mode != "verify-attestation":
+        if value:
+            raise InputProblem("predicate-type", "only used in verify-attestation mode")
+        return None
+    try:
+        return predicate_type_uri(value or DEFAULT_PREDICATE_TYPE)
+    except Error as error:
+        raise InputProblem("predicate-type", error.message) from None
 
 
 def _check_signature_repository(value: str) -> str | None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from signer import output
 from signer.action.console import Console, write_outputs
-from signer.action.inputs import Inputs
+from signer.action.inputs import MODES, Inputs
 from signer.action.policy import VerifyPolicy
 from signer.action.values import FALSE_WORDS, InputProblem, input_value, split_images
 
@@ -173,7 +173,7 @@ def refused_inputs(env: Mapping[str, str], problems: Sequence[InputProblem]
     """For inputs that were refused: the mode, one failed result per image named (or one
     without an image) carrying every problem, and the summary listing them."""
     mode = input_value(env, "mode").lower()
-    mode = mode if mode in ("sign", "verify") else "sign"
+    mode = mode if mode in MODES else "sign"
     error = "invalid inputs: " + "; ".join(f"{p.name}: {p.message}" for p in problems)
     images = split_images(env.get("INPUT_IMAGES", "")) or [""]
     results = [ImageResult(image, verified=False, error=error, exit_code=2) for image in images]

@@ -27,6 +27,8 @@ from signer.action.report import (
 )
 
 if TYPE_CHECKING:
+    from signer.errors import Error
+    from signer.fetch import VerifyOptions
     from signer.reference import Reference
     from signer.registry.client import RegistryClient
 
@@ -89,6 +91,8 @@ class ActionRun:
                              for key, result in self.results.items() if result.signed]
                 if to_verify:
                     self.verify(client, to_verify)
+        elif pinned and self.inputs.mode == "verify-attestation":
+            self.verify_attestations(client, pinned)
         elif pinned:
             self.verify(client, pinned)
         return list(self.results.values())
@@ -186,38 +190,93 @@ class ActionRun:
             elif inputs.key:
                 self.policy = VerifyPolicy(public_key=SIGNING_KEY)
 
+    def verify_options(self, pinned: Sequence[tuple[str, Reference]]) -> VerifyOptions | None:
+        """The library policy and trusted root for verifying; None (every image failed
+        with the reason) when they cannot be had."""
+        from signer.errors import Error
+        from signer.fetch import VerifyOptions
+
+        try:
+            policy = self.material.verification_policy(self.policy)
+            trust = self.material.trusted_root()
+        except Error as error:
+            for key, _ref in pinned:
+                self.results[key].verified = False
+                self.fail(key, self.results[key].image, error)
+            return None
+        assert self.policy is not None
+        self.console.line(f"policy: {self.policy.describe()}")
+        return VerifyOptions(trust=trust, policy=policy, rekor_url=self.inputs.rekor_url,
+                             signature_repository=self.inputs.signature_repository)
+
+    def refused(self, key: str, ref: Reference, lines: Sequence[str], error: Error | None,
+                what: str) -> None:
+        """An image that did not verify: why each signature (or attestation) failed,
+        then the image's error."""
+        from signer.errors import NoMatchingSignaturesError
+
+        for line in lines:
+            self.console.line(f"{ref.name}: {line}")
+        self.fail(key, self.results[key].image, error if error is not None
+                  else NoMatchingSignaturesError(f"no matching {what}: {ref}"))
+
+    def verify_attestations(self, client: RegistryClient,
+                            pinned: Sequence[tuple[str, Reference]]) -> None:
+        """Verify every pinned image's attestations of the predicate type, as
+        ``signer verify-attestation`` does."""
+        from signer.attestations import verify_attestations
+        from signer.verify.certs import certificate_subject, oidc_issuer
+
+        predicate_type = self.inputs.predicate_type
+        assert predicate_type is not None  # read_inputs sets it in this mode
+        with self.console.group(f"Verify attestations ({predicate_type})"):
+            options = self.verify_options(pinned)
+            if options is None:
+                return
+            outcomes = verify_attestations(client, [ref for _key, ref in pinned], options,
+                                           predicate_type)
+            for (key, ref), outcome in zip(pinned, outcomes, strict=True):
+                result = self.results[key]
+                result.verified = outcome.verified
+                if not outcome.verified:
+                    self.refused(key, ref, outcome.failure_lines(), outcome.error, "attestations")
+                    continue
+                where = outcome.passing_references()
+                result.signature_ref, result.signature_refs = where[0], where
+                first = outcome.passing[0].verified
+                assert first is not None
+                if first.certificate is not None:
+                    result.identity = certificate_subject(first.certificate)
+                    result.issuer = oidc_issuer(first.certificate)
+                entry = next(iter(first.tlog_entries), None)
+                if entry is not None and entry.log_index is not None:
+                    log = options.trust.tlog_by_id(entry.log_id)
+                    base = (log.base_url if log is not None and log.base_url
+                            else self.inputs.rekor_url)
+                    result.rekor_log_index = entry.log_index
+                    result.rekor_entry_url = rekor_entry_url(base, entry.log_index)
+                self.console.line(f"verified {ref.name}: {len(outcome.passing)} attestation(s) "
+                                  f"of {predicate_type}"
+                                  + (f", signed by {result.identity}" if result.identity else ""))
+
     def verify(self, client: RegistryClient, pinned: Sequence[tuple[str, Reference]]) -> None:
         """Verify every pinned image against the policy, as ``signer verify`` does."""
-        from signer.errors import Error, NoMatchingSignaturesError
-        from signer.fetch import VerifyOptions, verify_images
+        from signer.fetch import verify_images
         from signer.verify.certs import certificate_subject, oidc_issuer
 
         with self.console.group("Verify"):
-            try:
-                policy = self.material.verification_policy(self.policy)
-                trust = self.material.trusted_root()
-            except Error as error:
-                for key, _ref in pinned:
-                    self.results[key].verified = False
-                    self.fail(key, self.results[key].image, error)
+            options = self.verify_options(pinned)
+            if options is None:
                 return
-            assert self.policy is not None
-            self.console.line(f"policy: {self.policy.describe()}")
-            outcomes = verify_images(client, [ref for _key, ref in pinned],
-                                     VerifyOptions(trust=trust, policy=policy,
-                                                   rekor_url=self.inputs.rekor_url,
-                                                   signature_repository=(
-                                                       self.inputs.signature_repository)))
+            trust = options.trust
+            outcomes = verify_images(client, [ref for _key, ref in pinned], options)
             for (key, ref), outcome in zip(pinned, outcomes, strict=True):
                 result = self.results[key]
                 result.verified = outcome.verified
                 if outcome.signature_reference is not None and not result.signature_ref:
                     result.signature_ref = outcome.signature_reference.name
                 if not outcome.verified:
-                    for line in outcome.failure_lines():
-                        self.console.line(f"{ref.name}: {line}")
-                    self.fail(key, result.image, outcome.error if outcome.error is not None
-                              else NoMatchingSignaturesError(f"no matching signatures: {ref}"))
+                    self.refused(key, ref, outcome.failure_lines(), outcome.error, "signatures")
                     continue
                 passing = outcome.first_passing()
                 assert passing is not None  # verified: one signature or bundle passed
