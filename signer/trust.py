@@ -34,6 +34,7 @@ from signer.certificates import (
 )
 from signer.errors import InputError, TrustError
 from signer.keys import PublicKey, load_public_key_pem, public_key_der
+from signer.localfile import read_local_file
 
 _TIMESTAMP_RE = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
@@ -252,11 +253,8 @@ class TrustedRoot:
     @classmethod
     def from_file(cls, path: str | Path) -> TrustedRoot:
         """Read and parse a trusted_root.json file."""
-        try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            raise TrustError(f"cannot read trusted root {path}: {exc.strerror}",
-                             hint="pass an existing trusted_root.json to --trusted-root") from None
+        data = read_local_file(path, "trusted root", error=TrustError,
+                               hint="pass an existing trusted_root.json to --trusted-root")
         return cls.from_bytes(data, source=str(path))
 
     @classmethod
@@ -302,10 +300,7 @@ def load_default() -> TrustedRoot:
 # -- legacy overrides ------------------------------------------------------------------
 
 def _read(path: str | Path, what: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise TrustError(f"cannot read {what} {path}: {exc.strerror}") from None
+    return read_local_file(path, what, error=TrustError)
 
 
 def load_pem_certificates(data: bytes, what: str) -> list[x509.Certificate]:

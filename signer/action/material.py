@@ -5,7 +5,6 @@ inputs when first needed, with its problems as :class:`signer.errors.Error`."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from signer.action.console import Console
@@ -53,13 +52,9 @@ class RunMaterial:
             return self.private_key().public_key()
         if is_pem(text):
             return load_verification_key(text.encode(), "the public-key input")
-        from signer.errors import InputError
+        from signer.localfile import read_local_file
 
-        try:
-            data = Path(text).read_bytes()
-        except OSError as exc:
-            raise InputError(f"cannot read public-key {text}: {exc.strerror}") from None
-        return load_verification_key(data, f"public key {text}")
+        return load_verification_key(read_local_file(text, "public-key"), f"public key {text}")
 
     def trusted_root(self) -> Any:
         """The trusted-root file, else the TUF repository's root (fetched once per run;

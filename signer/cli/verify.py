@@ -173,14 +173,9 @@ def _read_annotations(values: list[str]) -> dict[str, str]:
 def _load_key(path: str) -> Any:
     """A PEM public key, or the public key of a PEM certificate."""
     from signer.certificates import load_verification_key
-    from signer.errors import InputError
+    from signer.localfile import read_local_file
 
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise InputError(f"cannot read key {path}: {exc.strerror}") from None
-    return load_verification_key(data, f"key {path}")
+    return load_verification_key(read_local_file(path, "key"), f"key {path}")
 
 
 def build_policy(args: argparse.Namespace) -> VerificationPolicy:
@@ -260,14 +255,10 @@ def timestamp_authorities_from_file(path: str) -> Any:
     """A TSA from a PEM chain file (leaf first, root last), as cosign's
     ``--timestamp-certificate-chain`` / ``SIGSTORE_TSA_CERTIFICATE_FILE``."""
     from signer.errors import TrustError
+    from signer.localfile import read_local_file
     from signer.trust import CertificateAuthority, ValidityPeriod, load_pem_certificates
 
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise TrustError(f"cannot read timestamp certificate chain {path}: "
-                         f"{exc.strerror}") from None
+    data = read_local_file(path, "timestamp certificate chain", error=TrustError)
     chain = load_pem_certificates(data, "timestamp certificate chain")
     return (CertificateAuthority(tuple(chain), ValidityPeriod.always()),)
 

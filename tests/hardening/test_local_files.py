@@ -19,13 +19,12 @@ from typing import Any
 
 import pytest
 
+from signer.localfile import MAX_LOCAL_FILE_BYTES
 from tests.integration.action.conftest import ActionHarness, action  # noqa: F401
 
 #: address space each run may use: far more than signer needs, far less than /dev/zero
 MEMORY_LIMIT = 1536 * 1024 * 1024
 DIGEST_REF = "127.0.0.1:9/r/x@sha256:" + "a" * 64
-#: the documented limit (signer.localfile.MAX_LOCAL_FILE_BYTES)
-MAX_LOCAL_FILE_BYTES = 16 * 1024 * 1024
 KEYLESS = ["--certificate-identity", "x", "--certificate-oidc-issuer", "y"]
 
 
@@ -83,9 +82,6 @@ def test_legacy_trust_variables_naming_dev_zero(variable: str) -> None:
 
 
 def test_a_file_just_over_the_limit_is_refused_and_one_at_it_is_read(tmp_path: Path) -> None:
-    from signer.localfile import MAX_LOCAL_FILE_BYTES as limit
-
-    assert limit == MAX_LOCAL_FILE_BYTES
     over = tmp_path / "over.json"
     over.write_bytes(b" " * (MAX_LOCAL_FILE_BYTES + 1))
     _assert_one_line_refusal(_cli(["verify", "--trusted-root", str(over), *KEYLESS,
@@ -94,7 +90,7 @@ def test_a_file_just_over_the_limit_is_refused_and_one_at_it_is_read(tmp_path: P
     at.write_bytes(b" " * MAX_LOCAL_FILE_BYTES)
     result = _cli(["verify", "--trusted-root", str(at), *KEYLESS, DIGEST_REF])
     assert "limit" not in result.stderr and "internal error" not in result.stderr, result.stderr
-    assert "trusted root" in result.stderr, result.stderr  # read, then refused as not JSON
+    assert f"{at} is not JSON" in result.stderr, result.stderr  # read, then refused
 
 
 def _action_in_child(harness: ActionHarness, inputs: dict[str, str],
@@ -128,7 +124,7 @@ def test_action_inputs_naming_dev_zero(action: ActionHarness, name: str) -> None
     else:
         inputs.update({"certificate-identity": "x", "certificate-oidc-issuer": "y"})
     exit_code, log, outputs = _run_action_limited(action, inputs)
-    assert exit_code not in (0, 1), log
+    assert exit_code != 0, log
     assert "internal error" not in log, log
     errors = [line for line in log.splitlines() if line.startswith("::error")]
     assert errors and all("/dev/zero" in line and "limit" in line for line in errors), log

@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "digest": 1,
     "certificates": 1,
     "keys": 1,
+    "localfile": 1,
     "trust": 1,
     "formats": 2,
     "verify": 2,
