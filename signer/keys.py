@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
 from signer.errors import InputError
+from signer.localfile import read_local_file
 
 PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
 
@@ -245,13 +246,7 @@ def load_private_key_bytes(data: bytes, password: PasswordSource = None,
 def load_private_key(path: str | os.PathLike[str], password: PasswordSource = None) -> PrivateKey:
     """Load a private key file (cosign encrypted or PEM); errors name the file."""
     name = os.fspath(path)
-    try:
-        with open(name, "rb") as handle:
-            data = handle.read(MAX_KEY_FILE_BYTES + 1)
-    except OSError as exc:
-        raise InputError(f"cannot read key file {name}: {exc.strerror}") from None
-    if len(data) > MAX_KEY_FILE_BYTES:
-        raise InputError(f"key file {name} is too large to be a key")
+    data = read_local_file(name, "key file", limit=MAX_KEY_FILE_BYTES)
     return load_private_key_bytes(data, password, what=f"key file {name}")
 
 

@@ -28,7 +28,8 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from signer.errors import IdentityTokenError, InputError
+from signer.errors import IdentityTokenError
+from signer.localfile import read_local_file
 
 SIGSTORE_AUDIENCE = "sigstore"
 ENV_TOKEN = "SIGSTORE_ID_TOKEN"  # noqa: S105 (a variable name, not a secret)
@@ -117,13 +118,7 @@ def parse_identity_token(raw: str, *, source: str = "token",
 
 
 def _read_token_file(path: str) -> str:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_TOKEN_BYTES + 1)
-    except OSError as exc:
-        raise InputError(f"cannot read identity token file {path}: {exc.strerror}") from None
-    if len(data) > MAX_TOKEN_BYTES:
-        raise InputError(f"identity token file {path} is too large")
+    data = read_local_file(path, "identity token file", limit=MAX_TOKEN_BYTES)
     return data.decode("utf-8", errors="replace").strip()
 
 

@@ -95,19 +95,6 @@ def _usage_checks(args: argparse.Namespace) -> None:
                          "required for verification in keyless mode")
 
 
-def _read_file(path: str, what: str, limit: int | None = None) -> bytes:
-    from signer.errors import InputError
-
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(limit + 1 if limit is not None else -1)
-    except OSError as exc:
-        raise InputError(f"cannot read {what} {path}: {exc.strerror}") from None
-    if limit is not None and len(data) > limit:
-        raise InputError(f"{what} {path} is larger than {limit} bytes")
-    return data
-
-
 def _file_chunks(path: str) -> Any:
     """A re-readable chunk stream of ``path`` (large files are hashed piecewise)."""
     from signer.errors import InputError
@@ -158,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
         parse_legacy_blob_bundle,
     )
     from signer.keys import load_public_key_pem
+    from signer.localfile import read_local_file
     from signer.verify.bundle import (
         Artifact,
         BundleOptions,
@@ -177,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
         artifact = Artifact.from_chunks(_file_chunks(args.blob))
     policy: Policy
     if args.key is not None:
-        policy = KeyPolicy(load_public_key_pem(_read_file(args.key, "key", 1 << 20),
+        policy = KeyPolicy(load_public_key_pem(read_local_file(args.key, "key", limit=1 << 20),
                                                f"key {args.key}"))
     else:
         github = {f"github_workflow_{part}": getattr(args, f"github_{part}")
@@ -189,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
                                 build=claim_flags.build_claims(args), **github)
     options = BundleOptions(require_tlog=not args.insecure_ignore_tlog,
                             require_sct=not args.insecure_ignore_sct)
-    raw = _read_file(args.bundle, "bundle", _MAX_BUNDLE_BYTES)
+    raw = read_local_file(args.bundle, "bundle", limit=_MAX_BUNDLE_BYTES)
     try:
         document = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):

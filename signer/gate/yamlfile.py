@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from signer.errors import InputError
+from signer.localfile import read_local_file
 
 #: largest YAML file read (manifests and policies are far smaller)
 MAX_YAML_BYTES = 4 * 1024 * 1024
@@ -151,13 +152,7 @@ def load_documents(text: str, source: str) -> list[Any]:
 
 def read_text(path: str, limit: int = MAX_YAML_BYTES) -> str:
     """A UTF-8 text file, bounded; one-line errors."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(limit + 1)
-    except OSError as exc:
-        raise YamlError(f"cannot read {path}: {exc.strerror}") from None
-    if len(data) > limit:
-        raise YamlError(f"{path}: larger than {limit} bytes")
+    data = read_local_file(path, "file", limit=limit, error=YamlError)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -205,4 +205,4 @@ def test_deep_nesting_large_and_undecodable_files_are_reported(tmp_path: Path) -
     assert "nesting depth" in messages["deep.yaml"]  # the parser's own limit
     assert "nested deeper than 100 levels" in messages["deeper.yaml"]
     assert "not UTF-8" in messages["binary.yaml"]
-    assert "larger than" in messages["big.yaml"]
+    assert "over the" in messages["big.yaml"] and "-byte limit" in messages["big.yaml"]
