@@ -10,6 +10,7 @@ manifest fetched by tag is checked against ``Docker-Content-Digest``); sizes are
 capped; HTTPS with verified TLS unless the user names the registry insecure, or it
 is a loopback registry that only speaks plain HTTP; credentials go only to the host
 that challenged (a redirect elsewhere, e.g. to blob storage, carries none);
+a registry reached over TLS is never followed to plain HTTP (unless named insecure);
 uploads that fail mid-way restart from a new upload session instead of resending
 half a chunk. Failures are :mod:`signer.errors` with one-line messages and hints.
 The client is thread-safe.
@@ -41,7 +42,14 @@ from signer.errors import (
     ServiceTimeoutError,
     SizeLimitError,
 )
-from signer.http import DEFAULT_TIMEOUT, MAX_RETRY_AFTER, RETRY_STATUSES, new_session, read_bounded
+from signer.http import (
+    DEFAULT_TIMEOUT,
+    MAX_RETRY_AFTER,
+    RETRY_STATUSES,
+    display_host,
+    new_session,
+    read_bounded,
+)
 from signer.reference import Reference
 from signer.registry.auth import (
     Challenge,
@@ -424,6 +432,12 @@ class RegistryClient:
                 return response
             _finish(response)
             url = urljoin(url, location)
+            if origin[0] == "https" and urlsplit(url).scheme != "https" and not state.insecure:
+                raise RegistryError(
+                    f"{display_host(state.base_url)} redirected a request to plain HTTP "
+                    f"({display_host(url)}); refused",
+                    hint="a registry reached over TLS must stay on HTTPS; name it insecure "
+                         "only if you trust the network")
             if response.status_code == 303:
                 method, data = "GET", None
         raise RegistryError(f"too many redirects from {state.base_url}",
