@@ -51,16 +51,24 @@ def _forged(handler: _Handler) -> None:
                                "Docker-Content-Digest": FORGED_DIGEST})
 
 
-@pytest.mark.parametrize("command", ["verify", "sign"])
-def test_tls_registry_redirecting_a_tag_to_plain_http(
-        tls_and_plain: tuple[HostileServer, HostileServer, Path], command: str,
-        key_pair: tuple[Path, Path, Any]) -> None:
-    secure, plain, ca_bundle = tls_and_plain
+def _redirect_tag_to_plain(servers: tuple[HostileServer, HostileServer, Path]
+                           ) -> tuple[HostileServer, HostileServer, Path]:
+    """Script the TLS registry to redirect tag v1 of ``r`` to the plain host, which
+    answers with a forged digest."""
+    secure, plain, _ = servers
     path = "/v2/r/manifests/v1"
     secure.routes = {"GET /v2/": _ping,
                      f"* {path}": lambda h: h.reply(307, b"", {
                          "Location": f"http://{plain.host}{path}"})}
     plain.routes = {f"* {path}": _forged}
+    return servers
+
+
+@pytest.mark.parametrize("command", ["verify", "sign"])
+def test_tls_registry_redirecting_a_tag_to_plain_http(
+        tls_and_plain: tuple[HostileServer, HostileServer, Path], command: str,
+        key_pair: tuple[Path, Path, Any]) -> None:
+    secure, plain, ca_bundle = _redirect_tag_to_plain(tls_and_plain)
     key_path, pub_path, _ = key_pair
     args = (["verify", "--key", str(pub_path), "--insecure-ignore-tlog"] if command == "verify"
             else ["sign", "--key", str(key_path), "--tlog-upload=false"])
@@ -79,12 +87,7 @@ def test_tls_registry_redirecting_a_tag_to_plain_http(
 def test_insecure_registry_may_still_redirect_to_plain_http(
         tls_and_plain: tuple[HostileServer, HostileServer, Path],
         key_pair: tuple[Path, Path, Any]) -> None:
-    secure, plain, ca_bundle = tls_and_plain
-    path = "/v2/r/manifests/v1"
-    secure.routes = {"GET /v2/": _ping,
-                     f"* {path}": lambda h: h.reply(307, b"", {
-                         "Location": f"http://{plain.host}{path}"})}
-    plain.routes = {f"* {path}": _forged}
+    secure, plain, ca_bundle = _redirect_tag_to_plain(tls_and_plain)
     result = signer_cli(["verify", "--key", str(key_pair[1]), "--insecure-ignore-tlog",
                          "--insecure-registry", secure.host, f"{secure.host}/r:v1"],
                         env={"SIGNER_CA_BUNDLE": str(ca_bundle)}, timeout=60)
