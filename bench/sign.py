@@ -2,7 +2,10 @@
 
 * sign 20 images one by one (20 ``sign_images`` calls: 20 tokens, 20 Fulcio
   certificates, 20 Rekor entries, 20 ``.sig`` writes) and in one call (one
-  certificate, 20 Rekor entries and ``.sig`` writes overlapped in a thread pool);
+  certificate, 20 Rekor entries and ``.sig`` writes overlapped in a thread pool), in
+  the default ``both`` format: each image also gets a DSSE bundle (a second Rekor
+  entry, a local verification of the bundle) stored as a referrer with the
+  referrers tag index merged;
 * per-image latency of the one-by-one run split into its parts, from the timings
   the library records: Fulcio (certificate request), Rekor (upload + checks of the
   answer), registry (tag resolution + read-merge-write of the ``.sig``), crypto
@@ -83,9 +86,11 @@ class _WaitRecorder:
 
 @contextmanager
 def _recording_waits(recorder: _WaitRecorder) -> Iterator[None]:
-    """Record HTTP exchanges (our session adapter) and publish's sleeps while active."""
+    """Record HTTP exchanges (our session adapter) and the publishers' settle/back-off
+    sleeps (``.sig`` and bundle referrer) while active."""
     import signer.http
     import signer.signing.publish as publish
+    import signer.signing.referrer_publish as referrer_publish
 
     adapter = signer.http._TimeoutAdapter
     original_send = adapter.send
@@ -106,13 +111,16 @@ def _recording_waits(recorder: _WaitRecorder) -> Iterator[None]:
         recorder.add(started, time.perf_counter())
 
     adapter.send = send  # type: ignore[method-assign]
-    setattr(publish, "time", SimpleNamespace(  # noqa: B010
-        perf_counter=time.perf_counter, sleep=sleep, monotonic=time.monotonic, time=time.time))
+    recording = SimpleNamespace(perf_counter=time.perf_counter, sleep=sleep,
+                                monotonic=time.monotonic, time=time.time)
+    setattr(publish, "time", recording)  # noqa: B010
+    setattr(referrer_publish, "time", recording)  # noqa: B010
     try:
         yield
     finally:
         adapter.send = original_send  # type: ignore[method-assign]
         setattr(publish, "time", original_time)  # noqa: B010
+        setattr(referrer_publish, "time", original_time)  # noqa: B010
 
 
 def _options(stack: Stack, trust: TrustedRoot) -> SignOptions:

@@ -10,18 +10,33 @@ Library entry point::
     for r in results:
         print(r.digest, r.signature_ref, r.log_index, r.entry_url, r.identity)
 
-``SignOptions()`` means keyless against public-good Fulcio/Rekor, checked with the
-embedded public-good trusted root, the token found as :mod:`signer.oidc` describes.
-``SignOptions(key=load_private_key(path, password))`` signs with a key instead.
-Errors are :class:`signer.errors.Error` subclasses (``ImageNotFoundError``: exit 11).
+``SignOptions()`` means keyless with the services of the embedded public-good
+signing config, checked with the embedded public-good trusted root, the token found
+as :mod:`signer.oidc` describes. ``SignOptions(key=load_private_key(path, password))``
+signs with a key instead. Errors are :class:`signer.errors.Error` subclasses
+(``ImageNotFoundError``: exit 11).
+
+Services: a signing config (``signing_config``, else the embedded public-good one)
+names Fulcio, the Rekor logs (v1 or v2) and the timestamp authorities;
+``fulcio_url``/``rekor_url``/``timestamp_server_url`` override its choices. Naming
+``fulcio_url`` or ``rekor_url`` without a signing config uses only the services named
+(and ``timestamp_server_url``), not the public-good config; so does a key signature
+with ``tlog_upload=False``, which then contacts no public service at all.
 
 Flow per image (DESIGN.md "Sign flow"): resolve the tag to a digest (digests are
-signed, never tags); with ``recursive`` also every manifest of an index; build the
-simple-signing payload (docker-reference = the repository); sign it (ECDSA P-256,
-SHA-256); log it in Rekor and check the answer; append the layer to the ``.sig``
-image. Keyless signing fetches one token and one Fulcio certificate per call and
-checks the certificate before anything is published. Images are signed in a
-thread pool so their network waits overlap.
+signed, never tags); with ``recursive`` also every manifest of an index. Then, per
+``signature_format`` (``both`` by default, as one certificate serves both):
+
+- ``bundle`` (cosign v3): a Sigstore bundle v0.3, DSSE over the in-toto statement of
+  the digest, with timestamps and log entries, verified offline before it is stored
+  as an OCI referrer of the image (:mod:`signer.signing.referrer_publish`);
+- ``legacy`` (cosign v2): the simple-signing payload (docker-reference = the
+  repository) signed and logged as a Rekor v1 hashedrekord with SET, appended to
+  the ``.sig`` image.
+
+Keyless signing fetches one token and one Fulcio certificate per call and checks
+the certificate before anything is published. Images are signed in a thread pool so
+their network waits overlap.
 """
 
 from __future__ import annotations
@@ -38,7 +53,11 @@ from signer.reference import Reference, parse_reference
 from signer.services import PUBLIC_GOOD_FULCIO_URL, PUBLIC_GOOD_REKOR_URL
 from signer.signing.identity import SignerIdentity
 from signer.signing.store import RegistryStore
+from signer.signing_config import SigningConfig
 from signer.trust import TrustedRoot
+
+#: ``--signature-format`` values: what a sign run writes
+SIGNATURE_FORMATS = ("both", "bundle", "legacy")
 
 
 @dataclass(frozen=True)
@@ -47,8 +66,11 @@ class SignOptions:
 
     key: PrivateKey | None = field(default=None, repr=False)  # key-based when set
     identity_token: str | None = field(default=None, repr=False)  # VALUE or @FILE
-    fulcio_url: str = PUBLIC_GOOD_FULCIO_URL
-    rekor_url: str = PUBLIC_GOOD_REKOR_URL
+    fulcio_url: str | None = None  # None: from the signing config
+    rekor_url: str | None = None  # a Rekor v1 URL; None: from the signing config
+    timestamp_server_url: str | None = None  # None: from the signing config
+    signing_config: SigningConfig | None = None  # None: the embedded public-good one
+    signature_format: str = "both"  # both | bundle | legacy
     trusted_root: TrustedRoot | None = None  # None: the embedded public-good root
     annotations: Mapping[str, str] = field(default_factory=dict)
     tlog_upload: bool = True
@@ -69,8 +91,8 @@ class SignResult:
     reference: str  # what the caller named
     digest: str  # sha256:… of the manifest signed
     signed_reference: str  # repository@digest
-    signature_ref: str  # repository:sha256-<hex>.sig (in the signature repository)
-    signature_tag: str
+    signature_ref: str  # repository:sha256-<hex>.sig, else the referrer repository@digest
+    signature_tag: str  # the .sig tag, else the referrers tag index ("" with the API)
     signature_manifest_digest: str
     added: bool  # False when an identical signature already existed
     log_index: int | None = None
@@ -80,7 +102,13 @@ class SignResult:
     identity: str | None = None  # certificate SAN (keyless)
     issuer: str | None = None  # OIDC issuer (keyless)
     platform: str | None = None  # for manifests reached through --recursive
-    #: seconds per part: fulcio, rekor, registry, crypto, token (shared parts divided)
+    #: the bundle written (format bundle/both), its referrer manifest and log entry
+    bundle: bytes | None = field(default=None, repr=False)
+    referrer_ref: str | None = None
+    referrer_index_tag: str | None = None
+    bundle_log_index: int | None = None
+    formats: tuple[str, ...] = ()  # "legacy", "bundle": what was written
+    #: seconds per part: fulcio, rekor, tsa, registry, crypto, token (shared parts divided)
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -100,6 +128,10 @@ class SignResult:
             "integratedTime": self.integrated_time,
             "certificateIdentity": self.identity,
             "certificateIssuer": self.issuer,
+            "formats": list(self.formats),
+            "referrer": self.referrer_ref,
+            "referrersTag": self.referrer_index_tag,
+            "bundleLogIndex": self.bundle_log_index,
         }
 
 
@@ -110,7 +142,62 @@ class _Target:
     platform: str | None
 
 
+@dataclass(frozen=True)
+class ServicePlan:
+    """The services a sign run uses, resolved from the signing config and overrides."""
+
+    fulcio_url: str
+    bundle_logs: tuple[Any, ...]  # signer.signing.bundles.LogService
+    legacy_rekor_url: str | None  # Rekor v1 for the .sig (needs a SET)
+    tsa_urls: tuple[str, ...]
+
+
+def plan_services(options: SignOptions) -> ServicePlan:
+    """Which Fulcio, logs and timestamp authorities to use (see the module docstring)."""
+    from signer.signing.bundles import LogService
+
+    # A key signature kept out of the log contacts no public service unless asked to.
+    private = options.key is not None and not options.tlog_upload
+    explicit = options.signing_config is None and (options.fulcio_url or options.rekor_url
+                                                   or private)
+    if explicit:
+        rekor = options.rekor_url or PUBLIC_GOOD_REKOR_URL
+        named = (options.timestamp_server_url,) if options.timestamp_server_url else ()
+        return ServicePlan(options.fulcio_url or PUBLIC_GOOD_FULCIO_URL,
+                           (LogService(rekor, 1),) if options.tlog_upload else (),
+                           rekor if options.tlog_upload else None, named)
+    from signer.signing_config import load_default
+
+    config = options.signing_config or load_default()
+    configured_fulcio = config.fulcio()
+    fulcio = options.fulcio_url or (configured_fulcio.url if configured_fulcio else None)
+    if fulcio is None and options.key is None:
+        raise UsageError(f"{config.source} names no Fulcio valid now",
+                         hint="pass --fulcio-url or another --signing-config")
+    logs: tuple[LogService, ...]
+    if options.rekor_url:
+        logs = (LogService(options.rekor_url, 1),)
+        legacy: str | None = options.rekor_url
+    else:
+        logs = tuple(LogService(s.url, s.major_api_version) for s in config.rekor_logs())
+        v1 = config.rekor_v1()
+        legacy = v1.url if v1 else None
+    if options.timestamp_server_url:
+        tsas: tuple[str, ...] = (options.timestamp_server_url,)
+    else:
+        tsas = tuple(s.url for s in config.timestamp_authorities())
+    if not options.tlog_upload:
+        logs, legacy = (), None
+    elif not logs:
+        raise UsageError(f"{config.source} names no transparency log valid now",
+                         hint="pass --rekor-url or another --signing-config")
+    return ServicePlan(fulcio or PUBLIC_GOOD_FULCIO_URL, logs, legacy, tsas)
+
+
 def _validate(options: SignOptions) -> None:
+    if options.signature_format not in SIGNATURE_FORMATS:
+        raise UsageError(f"unknown signature format {options.signature_format!r}",
+                         hint="use one of: " + ", ".join(SIGNATURE_FORMATS))
     if not options.tlog_upload and options.key is None:
         raise UsageError("--tlog-upload=false is only allowed with --key",
                          hint="keyless signatures must be logged in Rekor")
@@ -167,7 +254,8 @@ def _signature_repository(options: SignOptions, ref: Reference) -> Reference:
     return override
 
 
-def _signer_identity(options: SignOptions, trust: TrustedRoot) -> SignerIdentity:
+def _signer_identity(options: SignOptions, trust: TrustedRoot,
+                     fulcio_url: str) -> SignerIdentity:
     from signer.signing.identity import key_identity, keyless_identity
 
     if options.key is not None:
@@ -178,7 +266,7 @@ def _signer_identity(options: SignOptions, trust: TrustedRoot) -> SignerIdentity
     started = time.perf_counter()
     token = resolve_identity_token(options.identity_token, ca_bundle=options.ca_bundle)
     token_seconds = time.perf_counter() - started
-    fulcio = FulcioClient(options.fulcio_url, ca_bundle=options.ca_bundle,
+    fulcio = FulcioClient(fulcio_url, ca_bundle=options.ca_bundle,
                           attempts=options.service_attempts, backoff=options.service_backoff)
     try:
         identity = keyless_identity(token, fulcio, trust)
@@ -211,8 +299,9 @@ def _same_signer(identity: SignerIdentity) -> Any:
     return verifies
 
 
-def _sign_one(store: RegistryStore, target: _Target, identity: SignerIdentity,
-              options: SignOptions, trust: TrustedRoot, rekor: Any) -> SignResult:
+def _sign_legacy(store: RegistryStore, target: _Target, identity: SignerIdentity,
+                 options: SignOptions, trust: TrustedRoot, rekor: Any) -> SignResult:
+    """The cosign v2 ``.sig`` signature of one manifest."""
     from signer.formats.legacy import (
         SIMPLE_SIGNING_MEDIA_TYPE,
         SignatureLayer,
@@ -234,7 +323,7 @@ def _sign_one(store: RegistryStore, target: _Target, identity: SignerIdentity,
     signature = sign_payload(identity.key, payload)
     timings["crypto"] = time.perf_counter() - started
     entry = None
-    if options.tlog_upload:
+    if rekor is not None:
         rekor_started = time.perf_counter()
         certificate = identity.certificate.leaf if identity.certificate else None
         entry = log_signature(rekor, trust, payload=payload, signature=signature,
@@ -281,8 +370,83 @@ def _sign_one(store: RegistryStore, target: _Target, identity: SignerIdentity,
         identity=identity.identity,
         issuer=identity.issuer,
         platform=target.platform,
+        formats=("legacy",),
         timings=timings,
     )
+
+
+def _sign_bundle(store: RegistryStore, target: _Target, identity: SignerIdentity,
+                 options: SignOptions, trust: TrustedRoot, services: Any,
+                 result: SignResult | None) -> SignResult:
+    """The cosign v3 bundle referrer of one manifest, added to ``result`` if given."""
+    import datetime
+
+    from signer.formats.bundle_write import COSIGN_SIGN_PREDICATE_TYPE
+    from signer.formats.referrer import Subject, created_annotation
+    from signer.http import display_url
+    from signer.signing.bundles import sign_image_bundle
+    from signer.signing.referrer_publish import publish_bundle_referrer
+
+    digest = target.ref.digest
+    assert digest is not None
+    registry_started = time.perf_counter()
+    head = store.head_manifest(target.ref)
+    if head is None:
+        from signer.errors import ImageNotFoundError
+
+        raise ImageNotFoundError(f"image not found: {target.ref.name}",
+                                 hint="check the repository and digest")
+    subject = Subject(head.media_type, head.size, digest)
+    registry_seconds = time.perf_counter() - registry_started
+    signed = sign_image_bundle(identity, digest, options.annotations, services, trust)
+    repository = _signature_repository(options, target.ref)
+    registry_started = time.perf_counter()
+    entry_url = display_url(signed.entry_urls[0]) if signed.entry_urls else None
+    try:
+        published = publish_bundle_referrer(
+            store, repository, subject, signed.data,
+            predicate_type=COSIGN_SIGN_PREDICATE_TYPE,
+            created=created_annotation(datetime.datetime.now(datetime.timezone.utc)),
+            attempts=options.publish_attempts, settle_seconds=options.settle_seconds)
+    except Error as error:
+        if entry_url is None:
+            raise
+        raise SigningError(
+            f"the bundle is logged but storing it as a referrer of {target.ref.name} failed: "
+            f"{error.message}",
+            hint=f"the log entry is {entry_url}; fix the registry access and sign again",
+            exit_code=error.exit_code) from None
+    timings = dict(signed.timings)
+    timings["registry"] = registry_seconds + time.perf_counter() - registry_started
+    if result is None:
+        result = SignResult(
+            reference=target.requested, digest=digest,
+            signed_reference=f"{target.ref.repository_name}@{digest}",
+            signature_ref=published.manifest_ref,
+            signature_tag=published.index_tag or "",
+            signature_manifest_digest=published.manifest_digest, added=True,
+            log_index=signed.log_index, entry_url=entry_url,
+            identity=identity.identity, issuer=identity.issuer, platform=target.platform)
+    for name, seconds in timings.items():
+        result.timings[name] = result.timings.get(name, 0.0) + seconds
+    result.bundle = signed.data
+    result.referrer_ref = published.manifest_ref
+    result.referrer_index_tag = published.index_tag
+    result.bundle_log_index = signed.log_index
+    result.formats = (*result.formats, "bundle")
+    return result
+
+
+def _sign_one(store: RegistryStore, target: _Target, identity: SignerIdentity,
+              options: SignOptions, trust: TrustedRoot, rekor: Any,
+              services: Any) -> SignResult:
+    result = None
+    if options.signature_format in ("both", "legacy"):
+        result = _sign_legacy(store, target, identity, options, trust, rekor)
+    if options.signature_format in ("both", "bundle"):
+        result = _sign_bundle(store, target, identity, options, trust, services, result)
+    assert result is not None
+    return result
 
 
 def sign_images(store: RegistryStore, references: Sequence[str | Reference],
@@ -311,13 +475,29 @@ def sign_images(store: RegistryStore, references: Sequence[str | Reference],
         target_lists = [future.result() for future in resolved]
     resolve_seconds = (time.perf_counter() - registry_started) / max(1, len(references))
     targets = [target for group in target_lists for target in group]
-    identity = _signer_identity(options, trust)
-    rekor = RekorClient(options.rekor_url, ca_bundle=options.ca_bundle,
-                        attempts=options.service_attempts, backoff=options.service_backoff)
+    plan = plan_services(options)
+    legacy = options.signature_format in ("both", "legacy")
+    if legacy and options.tlog_upload and plan.legacy_rekor_url is None:
+        raise UsageError("the legacy .sig format needs a Rekor v1 log (for its SET), and the "
+                         "signing config names none",
+                         hint="use --signature-format bundle, or pass --rekor-url")
+    from signer.signing.bundles import BundleServices
+
+    services = BundleServices(plan.bundle_logs, plan.tsa_urls, ca_bundle=options.ca_bundle,
+                              attempts=options.service_attempts,
+                              backoff=options.service_backoff) \
+        if options.signature_format != "legacy" else None
+    rekor = None
     try:
+        identity = _signer_identity(options, trust, plan.fulcio_url)
+        rekor = RekorClient(plan.legacy_rekor_url, ca_bundle=options.ca_bundle,
+                            attempts=options.service_attempts,
+                            backoff=options.service_backoff) \
+            if legacy and plan.legacy_rekor_url else None
         workers = max(1, min(options.max_workers, len(targets)))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_sign_one, store, target, identity, options, trust, rekor)
+            futures = [pool.submit(_sign_one, store, target, identity, options, trust, rekor,
+                                   services)
                        for target in targets]
             outcomes: list[SignResult | Error] = []
             for future in futures:
@@ -326,7 +506,10 @@ def sign_images(store: RegistryStore, references: Sequence[str | Reference],
                 except Error as error:
                     outcomes.append(error)
     finally:
-        rekor.close()
+        if rekor is not None:
+            rekor.close()
+        if services is not None:
+            services.close()
     for outcome in outcomes:
         if isinstance(outcome, Error):
             raise outcome
@@ -338,3 +521,27 @@ def sign_images(store: RegistryStore, references: Sequence[str | Reference],
         for name, seconds in shared.items():
             result.timings[name] = result.timings.get(name, 0.0) + seconds
     return results
+
+
+def sign_blob(sha256: bytes, options: SignOptions | None = None) -> Any:
+    """A messageSignature bundle v0.3 for a file whose SHA-256 is ``sha256``, as
+    ``cosign sign-blob --bundle`` (v3) and ``sigstore sign`` write it; returns the
+    :class:`signer.signing.bundles.SignedBundle` (verified offline already)."""
+    options = options or SignOptions()
+    _validate(options)
+    from signer.signing.bundles import BundleServices, sign_blob_bundle
+    from signer.trust import load_default
+
+    trust = options.trusted_root or load_default()
+    plan = plan_services(options)
+    services = BundleServices(plan.bundle_logs, plan.tsa_urls, ca_bundle=options.ca_bundle,
+                              attempts=options.service_attempts,
+                              backoff=options.service_backoff)
+    try:
+        identity = _signer_identity(options, trust, plan.fulcio_url)
+        signed = sign_blob_bundle(identity, sha256, services, trust)
+    finally:
+        services.close()
+    for name, seconds in identity.timings.items():
+        signed.timings[name] = signed.timings.get(name, 0.0) + seconds
+    return signed

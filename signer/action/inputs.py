@@ -80,6 +80,7 @@ class Inputs:
     policy: VerifyPolicy | None = None
     insecure_ignore_tlog: bool = False
     verify_after_sign: bool = True
+    signature_format: str = "both"  # both | bundle | legacy
     insecure_registries: tuple[str, ...] = ()
     registry_ca_bundle: str | None = None
     #: the fallback credential for ghcr.io (the github-token input)
@@ -205,6 +206,9 @@ def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProble
     tlog_upload = attempt(lambda: parse_bool(env, "tlog-upload", True), True)
     ignore_tlog = attempt(lambda: parse_bool(env, "insecure-ignore-tlog", False), False)
     verify_after = attempt(lambda: parse_bool(env, "verify-after-sign", True), True)
+    signature_format = input_value(env, "signature-format").lower() or "both"
+    if signature_format not in ("both", "bundle", "legacy"):
+        problems.append(InputProblem("signature-format", "expected both, bundle or legacy"))
     if mode == "sign" and not key and not tlog_upload:
         problems.append(InputProblem("tlog-upload", "keyless signing requires the transparency "
                                      "log; tlog-upload: false needs a key"))
@@ -240,7 +244,8 @@ def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProble
         tlog_upload=tlog_upload, fulcio_url=fulcio, rekor_url=rekor,
         trusted_root=trusted_root, tuf_mirror=tuf_mirror, tuf_root=tuf_root, staging=staging,
         policy=policy, insecure_ignore_tlog=ignore_tlog,
-        verify_after_sign=verify_after, insecure_registries=insecure,
+        verify_after_sign=verify_after, signature_format=signature_format,
+        insecure_registries=insecure,
         registry_ca_bundle=ca_bundle, github_token=env.get("INPUT_GITHUB_TOKEN") or None,
         signature_repository=signature_repository, identity_token=identity_token,
         show_summary=show_summary, predicate_type=predicate_type,

@@ -40,6 +40,7 @@ class ImageResult:
     issuer: str | None = None
     rekor_log_index: int | None = None
     rekor_entry_url: str | None = None
+    bundle_path: str | None = None  # the Sigstore bundle written (bundle formats)
     signed: bool = False
     verified: bool | None = None
     error: str | None = None
@@ -151,6 +152,7 @@ def publish(inputs: Inputs | None, mode: str, results: Sequence[ImageResult],
     outputs = {
         "digest": first.digest or "",
         "signature-ref": first.signature_ref or "",
+        "bundle-path": first.bundle_path or "",
         "rekor-log-index": "" if first.rekor_log_index is None else str(first.rekor_log_index),
         "rekor-entry-url": first.rekor_entry_url or "",
         "certificate-identity": first.identity or "",

@@ -89,8 +89,13 @@ class ActionRun:
                 known = dict(pinned)
                 to_verify = [(key, known.get(key) or parse_reference(key))
                              for key, result in self.results.items() if result.signed]
-                if to_verify:
-                    self.verify(client, to_verify)
+                # every format written must verify on its own (the bundle referrer is
+                # preferred when present, so the .sig is checked with bundles off)
+                formats = self.inputs.signature_format
+                if to_verify and formats in ("both", "bundle"):
+                    self.verify(client, to_verify, require="bundle")
+                if to_verify and formats in ("both", "legacy"):
+                    self.verify(client, to_verify, require="legacy")
         elif pinned and self.inputs.mode == "verify-attestation":
             self.verify_attestations(client, pinned)
         elif pinned:
@@ -148,7 +153,6 @@ class ActionRun:
     def sign(self, client: RegistryClient, pinned: Sequence[tuple[str, Reference]]) -> None:
         """Sign every pinned image with one identity (one token and certificate)."""
         from signer.errors import Error
-        from signer.services import PUBLIC_GOOD_FULCIO_URL, PUBLIC_GOOD_REKOR_URL
         from signer.sign import SignOptions, sign_images
 
         inputs = self.inputs
@@ -161,8 +165,8 @@ class ActionRun:
                                   else None),
                     annotations=dict(inputs.annotations),
                     tlog_upload=inputs.tlog_upload, recursive=inputs.recursive,
-                    fulcio_url=inputs.fulcio_url or PUBLIC_GOOD_FULCIO_URL,
-                    rekor_url=inputs.rekor_url or PUBLIC_GOOD_REKOR_URL,
+                    fulcio_url=inputs.fulcio_url, rekor_url=inputs.rekor_url,
+                    signature_format=inputs.signature_format,
                     signature_repository=inputs.signature_repository)
                 signed = sign_images(client, [ref for _key, ref in pinned], options)
             except Error as error:
@@ -180,6 +184,10 @@ class ActionRun:
                 result.identity, result.issuer = item.identity, item.issuer
                 result.rekor_log_index = item.log_index
                 result.rekor_entry_url = self._entry_link(item.log_index, item.entry_url)
+                if item.referrer_ref and item.referrer_ref != item.signature_ref:
+                    result.signature_refs.append(item.referrer_ref)
+                if item.bundle is not None:
+                    result.bundle_path = self._write_bundle(item.digest, item.bundle)
                 where = (f", Rekor entry {result.rekor_entry_url}"
                          if item.log_index is not None else "")
                 self.console.line(f"signed {item.signed_reference}: {item.signature_ref}{where}")
@@ -259,8 +267,27 @@ class ActionRun:
                                   f"of {predicate_type}"
                                   + (f", signed by {result.identity}" if result.identity else ""))
 
-    def verify(self, client: RegistryClient, pinned: Sequence[tuple[str, Reference]]) -> None:
-        """Verify every pinned image against the policy, as ``signer verify`` does."""
+    def _write_bundle(self, digest: str, bundle: bytes) -> str:
+        """Write a signed image's bundle under ``RUNNER_TEMP``; return its path."""
+        import tempfile
+        from pathlib import Path
+
+        directory = Path(self.env.get("RUNNER_TEMP") or tempfile.gettempdir()) / "signer-bundles"
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{digest.replace(':', '-')}.sigstore.json"
+        path.write_bytes(bundle)
+        return str(path)
+
+    def verify(self, client: RegistryClient, pinned: Sequence[tuple[str, Reference]],
+               require: str | None = None) -> None:
+        """Verify every pinned image against the policy, as ``signer verify`` does.
+
+        ``require`` (after signing): ``bundle`` passes only through a bundle referrer,
+        ``legacy`` only through the ``.sig`` image (bundles are not looked at then).
+        """
+        import dataclasses
+
+        from signer.errors import NoMatchingSignaturesError
         from signer.fetch import verify_images
         from signer.verify.certs import certificate_subject, oidc_issuer
 
@@ -268,11 +295,17 @@ class ActionRun:
             options = self.verify_options(pinned)
             if options is None:
                 return
+            if require == "legacy":
+                options = dataclasses.replace(options, bundle_format=False)
             trust = options.trust
             outcomes = verify_images(client, [ref for _key, ref in pinned], options)
             for (key, ref), outcome in zip(pinned, outcomes, strict=True):
                 result = self.results[key]
-                result.verified = outcome.verified
+                if outcome.verified and require == "bundle" and not outcome.passing_bundles:
+                    outcome.error = NoMatchingSignaturesError(
+                        f"the bundle just written does not verify: {ref}")
+                if result.verified is not False:  # every format written must pass
+                    result.verified = outcome.verified
                 if outcome.signature_reference is not None and not result.signature_ref:
                     result.signature_ref = outcome.signature_reference.name
                 if not outcome.verified:

@@ -21,6 +21,7 @@ from signer import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "push": ("signer.cli.push", "push an OCI layout or image tar to a registry"),
     "sign": ("signer.cli.sign", "sign images (keyless with Sigstore, or with a key)"),
+    "sign-blob": ("signer.cli.sign_blob", "sign a file into a Sigstore bundle"),
     "verify": ("signer.cli.verify", "verify image signatures as cosign verify does"),
     "verify-blob": ("signer.cli.verify_blob", "verify a file against a Sigstore bundle"),
     "verify-attestation": ("signer.cli.verify_attestation",

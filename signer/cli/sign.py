@@ -4,8 +4,12 @@ Identity token precedence (keyless): ``--identity-token VALUE|@FILE``, then
 ``SIGSTORE_ID_TOKEN``, then the GitHub Actions ambient token. The key password
 (``--key``) comes from ``COSIGN_PASSWORD`` or a terminal prompt, never argv.
 The signature repository defaults to the image's; ``--signature-repository`` or
-``COSIGN_REPOSITORY`` changes it. A short summary goes to stderr; ``--output
-json`` prints a JSON array on stdout.
+``COSIGN_REPOSITORY`` changes it. ``--signature-format`` (default ``both``) writes the
+cosign v3 Sigstore bundle as an OCI referrer, the cosign v2 ``.sig`` image, or both;
+``--new-bundle-format=false`` is cosign's spelling of ``legacy``. Services come from
+``--signing-config`` (else the embedded public-good config); ``--fulcio-url``,
+``--rekor-url`` and ``--timestamp-server-url`` override it. A short summary goes to
+stderr; ``--output json`` prints a JSON array on stdout.
 """
 
 from __future__ import annotations
@@ -43,10 +47,9 @@ examples:
 """
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags of ``sign`` (named as cosign names them)."""
-    parser.add_argument("images", metavar="IMAGE", nargs="+",
-                        help="image references (tags are resolved; digests are signed)")
+def add_service_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags naming the signer, the Sigstore services and trust (shared with
+    ``sign-blob``)."""
     parser.add_argument("--key", metavar="FILE",
                         help="sign with this key (cosign.key or PKCS#8 PEM; password from "
                         "COSIGN_PASSWORD or a prompt) instead of keyless")
@@ -55,21 +58,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "then the GitHub Actions token); prefer @FILE or the environment")
     parser.add_argument("--fulcio-url", metavar="URL",
                         help="Fulcio certificate authority that issues the signing certificate "
-                             "(default: https://fulcio.sigstore.dev)")
+                             "(default: from the signing config)")
     parser.add_argument("--rekor-url", metavar="URL",
-                        help="Rekor transparency log that records the signature "
-                             "(default: https://rekor.sigstore.dev)")
+                        help="Rekor v1 transparency log that records the signature "
+                             "(default: from the signing config)")
+    parser.add_argument("--timestamp-server-url", metavar="URL",
+                        help="RFC 3161 timestamp authority (…/api/v1/timestamp) that stamps "
+                             "the bundle signature (default: from the signing config)")
+    parser.add_argument("--signing-config", metavar="FILE",
+                        help="signing_config.v0.2.json naming Fulcio, the Rekor logs (v1 or "
+                             "v2) and timestamp authorities (default: the embedded "
+                             "public-good config)")
     parser.add_argument("--trusted-root", metavar="FILE",
                         help="trusted_root.json to check Fulcio and Rekor answers against "
                         "(default: from the TUF repository chosen by 'signer initialize', "
                         "public good if none)")
-    parser.add_argument("-a", "--annotations", metavar="KEY=VALUE", action="append",
-                        type=_annotation, default=[],
-                        help="annotation added to the signed payload's 'optional' section "
-                             "(repeatable)")
     parser.add_argument("--tlog-upload", metavar="BOOL", type=_bool, nargs="?", const=True,
                         default=True,
                         help="upload to Rekor (default true; false only with --key)")
+    parser.add_argument("--ca-bundle", metavar="FILE",
+                        help="PEM CA certificates to trust for TLS (registry and services)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``sign`` (named as cosign names them)."""
+    parser.add_argument("images", metavar="IMAGE", nargs="+",
+                        help="image references (tags are resolved; digests are signed)")
+    add_service_arguments(parser)
+    parser.add_argument("--signature-format", choices=("both", "bundle", "legacy"),
+                        help="bundle: a Sigstore bundle stored as an OCI referrer (cosign "
+                             "v3); legacy: the .sig image (cosign v2); both (default)")
+    parser.add_argument("--new-bundle-format", metavar="BOOL", type=_bool, nargs="?",
+                        const=True, default=None,
+                        help="cosign's flag: false means --signature-format legacy")
+    parser.add_argument("--bundle", metavar="FILE",
+                        help="also write the Sigstore bundle to FILE (one image only)")
+    parser.add_argument("-a", "--annotations", metavar="KEY=VALUE", action="append",
+                        type=_annotation, default=[],
+                        help="annotation in the .sig payload's 'optional' section and the bundle "
+                             "statement's subject annotations "
+                             "(repeatable)")
     parser.add_argument("--recursive", "-r", action="store_true",
                         help="for an index, also sign every manifest it lists")
     parser.add_argument("--signature-repository", metavar="REPOSITORY",
@@ -80,8 +108,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "JSON array of the results on stdout")
     parser.add_argument("--insecure-registry", metavar="HOST[:PORT]", action="append",
                         default=[], help="allow plain HTTP to this registry (repeatable)")
-    parser.add_argument("--ca-bundle", metavar="FILE",
-                        help="PEM CA certificates to trust for TLS (registry and services)")
     parser.add_argument("--yes", "-y", action="store_true",
                         help="accepted for cosign compatibility (signer never prompts to "
                         "confirm uploads)")
@@ -105,8 +131,11 @@ def read_key_password() -> bytes:
 def _summary(result: Any) -> list[str]:
     what = result.signed_reference + (f" ({result.platform})" if result.platform else "")
     lines = [f"Signed {what}" if result.added else
-             f"Already signed {what}: identical signature present, nothing added",
-             f"  signature: {result.signature_ref}"]
+             f"Already signed {what}: identical signature present, nothing added"]
+    if "legacy" in result.formats:
+        lines.append(f"  signature: {result.signature_ref}")
+    if result.referrer_ref:
+        lines.append(f"  bundle referrer: {result.referrer_ref}")
     if result.log_index is not None:
         lines.append(f"  tlog entry created with index: {result.log_index} ({result.entry_url})")
     if result.identity:
@@ -114,31 +143,76 @@ def _summary(result: Any) -> list[str]:
     return lines
 
 
+def _signature_format(args: argparse.Namespace) -> str:
+    """``--signature-format``, with cosign's ``--new-bundle-format`` folded in."""
+    from signer.errors import UsageError
+
+    chosen: str | None = args.signature_format
+    if args.new_bundle_format is False:
+        if chosen not in (None, "legacy"):
+            raise UsageError(f"--new-bundle-format=false contradicts --signature-format "
+                             f"{chosen}")
+        return "legacy"
+    if args.new_bundle_format is True and chosen == "legacy":
+        raise UsageError("--new-bundle-format contradicts --signature-format legacy")
+    return chosen or "both"
+
+
+def write_bundle_file(path: str, bundle: bytes) -> None:
+    """Write ``bundle`` to ``path`` (replacing it whole, never half-written)."""
+    import tempfile
+    from pathlib import Path
+
+    from signer.errors import InputError
+
+    target = Path(path)
+    try:
+        with tempfile.NamedTemporaryFile("wb", dir=target.parent or Path("."),
+                                         prefix=f".{target.name}.", delete=False) as handle:
+            handle.write(bundle)
+        os.chmod(handle.name, 0o644)
+        os.replace(handle.name, target)
+    except OSError as error:
+        raise InputError(f"cannot write the bundle to {path}: {error.strerror}",
+                         hint="check the directory exists and is writable") from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Sign every IMAGE and report."""
     import json
 
     from signer.cli.trust_source import trusted_root
+    from signer.errors import UsageError
     from signer.keys import load_private_key
     from signer.output import write_lines
     from signer.registry.client import RegistryClient
-    from signer.services import PUBLIC_GOOD_FULCIO_URL, PUBLIC_GOOD_REKOR_URL
     from signer.sign import SignOptions, sign_images
+    from signer.signing_config import SigningConfig
 
     if args.identity_token and not args.identity_token.startswith("@") \
             and args.identity_token.count(".") == 2:
         write_lines(sys.stderr, ["Warning: a token on the command line is visible to other "
                                  "processes; prefer --identity-token @FILE or SIGSTORE_ID_TOKEN"])
+    signature_format = _signature_format(args)
+    images = [part.strip() for value in args.images for part in value.split(",")
+              if part.strip()]
+    if args.bundle and (len(images) != 1 or args.recursive or signature_format == "legacy"):
+        raise UsageError("--bundle writes one image's bundle: give one image, without "
+                         "--recursive, and a format that includes the bundle")
     key = load_private_key(args.key, read_key_password) if args.key else None
     # a key signature without a log entry checks nothing against a trusted root
     needs_trust = args.key is None or args.tlog_upload
     trust = (trusted_root(args.trusted_root, ca_bundle=args.ca_bundle)
              if args.trusted_root or needs_trust else None)
+    config = SigningConfig.from_file(args.signing_config) if args.signing_config else None
     options = SignOptions(
         key=key,
         identity_token=args.identity_token,
-        fulcio_url=args.fulcio_url or PUBLIC_GOOD_FULCIO_URL,
-        rekor_url=args.rekor_url or PUBLIC_GOOD_REKOR_URL,
+        fulcio_url=args.fulcio_url,
+        rekor_url=args.rekor_url,
+        timestamp_server_url=args.timestamp_server_url,
+        signing_config=config,
+        signature_format=signature_format,
         trusted_root=trust,
         annotations=dict(args.annotations),
         tlog_upload=args.tlog_upload,
@@ -147,11 +221,13 @@ def run(args: argparse.Namespace) -> int:
                               or os.environ.get("COSIGN_REPOSITORY") or None),
         ca_bundle=args.ca_bundle,
     )
-    images = [part.strip() for value in args.images for part in value.split(",")
-              if part.strip()]
     with RegistryClient(insecure=tuple(args.insecure_registry),
                         ca_bundle=args.ca_bundle) as client:
         results = sign_images(client, images, options)
+    if args.bundle:
+        bundle = results[0].bundle
+        assert bundle is not None
+        write_bundle_file(args.bundle, bundle)
     for result in results:
         write_lines(sys.stderr, _summary(result))
     if args.output == "json":  # ASCII-only JSON: every control and non-ASCII escaped

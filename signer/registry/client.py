@@ -794,6 +794,18 @@ class RegistryClient:
 
     # -- referrers ------------------------------------------------------------------
 
+    def serves_referrers_api(self, ref: Reference, digest: str) -> bool:
+        """True when the registry answers the OCI referrers API for ``digest`` (200 with
+        an image-index content type), as go-containerregistry probes before it decides
+        whether to maintain the ``<alg>-<hex>`` tag index itself."""
+        response = self._request("GET", ref, f"/v2/{ref.repository}/referrers/{digest}",
+                                 headers={"Accept": OCI_INDEX})
+        content_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip()
+        _finish(response)
+        if response.status_code in (200, 400, 404, 405):
+            return response.status_code == 200 and content_type == OCI_INDEX
+        raise self._error(response, ref, f"referrers of {digest}")
+
     def referrers(self, ref: Reference, digest: str,
                   artifact_type: str | None = None) -> list[Descriptor]:
         """Manifests whose ``subject`` is ``digest``: the OCI referrers API, or the

@@ -76,6 +76,21 @@ def hashedrekord_proposal(signature: bytes, verifier_pem: bytes, sha256_hex: str
     }
 
 
+def dsse_proposal(envelope: Mapping[str, Any], verifier_pem: bytes) -> dict[str, Any]:
+    """A dsse v0.0.1 proposed entry (cosign v3's Rekor v1 upload for a bundle): the
+    envelope as a JSON string and the verifier PEM, base64."""
+    return {
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": {
+            "proposedContent": {
+                "envelope": json.dumps(envelope, separators=(",", ":")),
+                "verifiers": [base64.b64encode(verifier_pem).decode()],
+            },
+        },
+    }
+
+
 def _int(value: Any, what: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise SigningError(f"Rekor returned an entry with an invalid {what}")

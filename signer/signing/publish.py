@@ -138,7 +138,7 @@ def publish_signature(store: RegistryStore, signature_ref: Reference, layer: Sig
             result = None
         if result is not None:
             return result
-        _pause(attempt)
+        pause_before_retry(attempt)
     if last_error is not None:
         raise last_error
     raise SigningError(f"could not publish the signature to {signature_ref} after {attempts} "
@@ -214,5 +214,6 @@ def _survived(store: RegistryStore, ref: Reference, layers: Sequence[Descriptor]
     return True
 
 
-def _pause(attempt: int) -> None:
+def pause_before_retry(attempt: int) -> None:
+    """A short jittered wait that grows with ``attempt`` (before a fresh read-merge-write)."""
     time.sleep(random.uniform(0.05, 0.15) * attempt)  # noqa: S311 (jitter, not crypto)

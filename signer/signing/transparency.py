@@ -31,6 +31,28 @@ def expected_entry_uuid(proposal: dict[str, Any]) -> str:
     return leaf_hash(canonical_json(proposal)).hex()
 
 
+def expected_dsse_uuid(envelope: dict[str, Any], payload: bytes, signature: bytes,
+                       verifier_pem: bytes) -> str:
+    """The UUID Rekor will give a dsse 0.0.1 entry of ``envelope`` (its stored body:
+    the hashes of the canonical envelope and of the payload, and the signature with its
+    verifier). Only used to look an entry up before a retried POST; if it is wrong the
+    lookup misses and the POST is answered 409 with the existing entry."""
+    from signer.verify.tlog import canonical_json, leaf_hash
+
+    body = {
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": {
+            "envelopeHash": {"algorithm": "sha256",
+                             "value": hashlib.sha256(canonical_json(envelope)).hexdigest()},
+            "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
+            "signatures": [{"signature": base64.b64encode(signature).decode(),
+                            "verifier": base64.b64encode(verifier_pem).decode()}],
+        },
+    }
+    return leaf_hash(canonical_json(body)).hex()
+
+
 def _verifier_der(pem: bytes) -> bytes:
     """DER of a PEM certificate's or public key's SubjectPublicKeyInfo / certificate."""
     if b"CERTIFICATE" in pem:
@@ -108,6 +130,39 @@ def check_certificate_time(entry: LogEntry, certificate: x509.Certificate) -> No
     if not certificate.not_valid_before_utc <= when <= certificate.not_valid_after_utc:
         raise SigningError("the Rekor entry time lies outside the certificate's validity",
                            hint="the machine clock or the log's clock is wrong; sign again")
+
+
+def bundle_tlog_entry(entry: LogEntry) -> dict[str, Any]:
+    """A Rekor v1 answer as a bundle ``TransparencyLogEntry`` (docs/sigstore-protocols.md
+    §3.10): hex fields become base64, int64 fields strings, the body is kept as sent."""
+    try:
+        body = json.loads(entry.decoded_body())
+        kind, version = str(body["kind"]), str(body["apiVersion"])
+    except (ValueError, KeyError, TypeError, binascii.Error, RecursionError):
+        raise SigningError("Rekor returned an entry body that is not JSON") from None
+    proof = entry.inclusion_proof
+    if proof is None:
+        raise SigningError("Rekor returned no inclusion proof for the new entry")
+
+    def b64_hex(text: str) -> str:
+        return base64.b64encode(bytes.fromhex(text)).decode()
+
+    return {
+        "logIndex": str(entry.log_index),
+        "logId": {"keyId": b64_hex(entry.log_id)},
+        "kindVersion": {"kind": kind, "version": version},
+        "integratedTime": str(entry.integrated_time),
+        "inclusionPromise": {"signedEntryTimestamp":
+                             base64.b64encode(entry.signed_entry_timestamp).decode()},
+        "inclusionProof": {
+            "logIndex": str(proof.log_index),
+            "rootHash": b64_hex(proof.root_hash),
+            "treeSize": str(proof.tree_size),
+            "hashes": [b64_hex(h) for h in proof.hashes],
+            "checkpoint": {"envelope": proof.checkpoint},
+        },
+        "canonicalizedBody": entry.body,
+    }
 
 
 def log_signature(rekor: RekorClient, trust: TrustedRoot, *, payload: bytes, signature: bytes,

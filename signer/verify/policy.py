@@ -145,15 +145,20 @@ class IdentityPolicy:
             raise VerificationError(
                 "identity: the certificate has no URI, e-mail or otherName SAN")
         if self.identity is not None and subject != self.identity:
+            case_only = (" (the subject differs only in letter case)"
+                         if subject.lower() == self.identity.lower() else "")
             raise VerificationError(f"identity: certificate identity {subject!r} does not "
-                                    f"match the expected {self.identity!r}")
+                                    f"match the expected {self.identity!r}{case_only}")
         if self.identity_regexp is not None and not _compile(
                 self.identity_regexp, "--certificate-identity-regexp").search(subject):
             raise VerificationError(f"identity: certificate identity {subject!r} does not "
                                     f"match the regular expression {self.identity_regexp!r}")
         if self.issuer is not None and issuer != self.issuer:
+            case_only = (" (the issuer differs only in letter case or a trailing '/')"
+                         if issuer and issuer.lower().rstrip("/") ==
+                         self.issuer.lower().rstrip("/") else "")
             raise VerificationError(f"identity: certificate OIDC issuer {issuer!r} does not "
-                                    f"match the expected {self.issuer!r}")
+                                    f"match the expected {self.issuer!r}{case_only}")
         if self.issuer_regexp is not None and (issuer is None or not _compile(
                 self.issuer_regexp, "--certificate-oidc-issuer-regexp").search(issuer)):
             raise VerificationError(f"identity: certificate OIDC issuer {issuer!r} does not "

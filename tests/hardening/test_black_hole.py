@@ -103,8 +103,9 @@ def test_verify_lookup_with_rekor_failing_is_not_an_internal_error(
     error"). Now the signature just fails the transparency-log check (exit 12)."""
     key_path, pub_path, _ = key_pair
     image = str(push_image("lookup-503"))
-    signed = signer_cli(["sign", "--key", str(key_path), "--tlog-upload=false",
-                         "--insecure-registry", registry.host, image],
+    # the .sig alone: a bundle referrer would be verified instead, without a Rekor lookup
+    signed = signer_cli(["sign", "--signature-format", "legacy", "--key", str(key_path),
+                         "--tlog-upload=false", "--insecure-registry", registry.host, image],
                         env={"COSIGN_PASSWORD": KEY_PASSWORD})
     assert signed.returncode == 0, signed.stderr
     rekor_proxy.down("503")

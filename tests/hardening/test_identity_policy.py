@@ -165,7 +165,7 @@ def test_cli_warns_and_unanchored_regexp_accepts_a_lookalike_repository(
                              f"https://github.com/{evil}".replace("octo-org", "Octo-Org"),
                              str(image)])
     assert wrong_case.returncode == 12
-    assert "differs only in letter case" in wrong_case.stderr
+    assert "differs only in letter case" in wrong_case.stderr  # the bundle's check says so too
 
 
 def test_help_documents_what_the_tests_above_pin() -> None:

@@ -31,6 +31,7 @@ LAYERS: dict[str, int] = {
     "keys": 1,
     "localfile": 1,
     "trust": 1,
+    "signing_config": 1,
     "formats": 2,
     "verify": 2,
     "gate": 2,

@@ -48,7 +48,7 @@ def _verify(action: ActionHarness, ref: Reference) -> dict[str, str]:
 
 def _sign_legacy(action: ActionHarness, ref: Reference) -> dict[str, str]:
     run = action.run({"images": ref.name, "verify-after-sign": "false",
-                      **action.stack_inputs()})
+                      "signature-format": "legacy", **action.stack_inputs()})
     assert run.succeeded, run.log
     return run.outputs
 

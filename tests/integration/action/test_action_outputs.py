@@ -46,8 +46,10 @@ def test_results_output_for_a_two_image_run(action: ActionHarness, registry: Loc
         assert result["certificate_oidc_issuer"] == action.stack.oidc_issuer_url
         assert isinstance(result["rekor_log_index"], int)
         assert result["rekor_entry_url"].startswith(action.stack.rekor_url)
-        [reference] = result["signature_refs"]
+        # both formats: the .sig first, then the bundle referrer (REPOSITORY@sha256:…)
+        reference, referrer = result["signature_refs"]
         assert reference.endswith(f":{layout.digest.replace(':', '-')}.sig")
+        assert "@sha256:" in referrer
     # the scalars stay those of the first image
     assert signed.outputs["signature-ref"] == results[0]["signature_refs"][0]
     assert signed.outputs["rekor-log-index"] == str(results[0]["rekor_log_index"])

@@ -28,7 +28,7 @@ from tests.integration.action.conftest import (
 
 pytestmark = pytest.mark.slow
 
-OUTPUTS = {"digest", "signature-ref", "rekor-log-index", "rekor-entry-url",
+OUTPUTS = {"digest", "signature-ref", "bundle-path", "rekor-log-index", "rekor-entry-url",
            "certificate-identity", "verified", "results", "report"}
 
 

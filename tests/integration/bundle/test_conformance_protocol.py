@@ -43,6 +43,11 @@ def test_translation() -> None:
         "verify-blob", "--bundle", "b", "file"]
     with pytest.raises(ValueError):
         adapter.translate(["sign-bundle", "--bundle", "b", "file"])
+    assert adapter.translate_sign(["sign-bundle", "--identity-token", "tok", "--bundle", "b",
+                                   "--signing-config", "s", "file"]) == (
+        ["sign-blob", "--bundle", "b", "--signing-config", "s", "file"], "tok")
+    with pytest.raises(ValueError, match="not supported"):
+        adapter.translate_sign(["sign-bundle", "--in-toto", "--bundle", "b", "file"])
 
 
 @pytest.mark.slow

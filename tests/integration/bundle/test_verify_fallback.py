@@ -39,7 +39,8 @@ def test_bundle_first_then_fallback_to_sig(registry: LocalRegistry,
         ref = parse_reference(f"{registry.host}/bundle/both:v1")
         digest = _push_image(client, ref, "both kinds")
         pinned = ref.with_digest(digest)
-        signed = _signer(["sign", "--fulcio-url", stack.fulcio_url, "--rekor-url",
+        signed = _signer(["sign", "--signature-format", "legacy",  # the bundle is attached below
+                          "--fulcio-url", stack.fulcio_url, "--rekor-url",
                           stack.rekor_url, "--trusted-root", str(stack.trusted_root_path),
                           "--insecure-registry", registry.host, str(pinned)],
                          env={"SIGSTORE_ID_TOKEN": stack.issue_token()})

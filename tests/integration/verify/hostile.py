@@ -29,8 +29,10 @@ UNKNOWN_CURVE_OID = bytes.fromhex("2a8648ce3d030108")
 
 
 def sign_keyless(stack: Stack, registry: LocalRegistry, image: Reference) -> None:
-    """``signer sign`` keyless through the stack's token, Fulcio and Rekor."""
-    signed = run_cli(["sign", "--fulcio-url", stack.fulcio_url, "--rekor-url", stack.rekor_url,
+    """``signer sign`` keyless through the stack's token, Fulcio and Rekor; the ``.sig``
+    only (these tests tamper with its layers)."""
+    signed = run_cli(["sign", "--signature-format", "legacy", "--fulcio-url", stack.fulcio_url,
+                      "--rekor-url", stack.rekor_url,
                       "--trusted-root", str(stack.trusted_root_path), "--insecure-registry",
                       registry.host, str(image)], env={"SIGSTORE_ID_TOKEN": stack.issue_token()})
     assert signed.returncode == 0, signed.stderr
@@ -39,12 +41,13 @@ def sign_keyless(stack: Stack, registry: LocalRegistry, image: Reference) -> Non
 def sign_with_key(stack: Stack, registry: LocalRegistry, image: Reference,
                   key_dir: Path) -> Path:
     """``signer sign --key`` (a new key pair in ``key_dir``) with a Rekor entry in the
-    stack; returns the public key file."""
+    stack (the ``.sig`` only); returns the public key file."""
     env = {"COSIGN_PASSWORD": "isolation"}
     if not (key_dir / "cosign.key").exists():
         made = run_cli(["generate-key-pair", "--dir", str(key_dir)], env)
         assert made.returncode == 0, made.stderr
-    signed = run_cli(["sign", "--key", str(key_dir / "cosign.key"), "--rekor-url",
+    signed = run_cli(["sign", "--signature-format", "legacy", "--key",
+                      str(key_dir / "cosign.key"), "--rekor-url",
                       stack.rekor_url, "--trusted-root", str(stack.trusted_root_path),
                       "--insecure-registry", registry.host, "--yes", str(image)], env)
     assert signed.returncode == 0, signed.stderr

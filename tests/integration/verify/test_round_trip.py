@@ -42,7 +42,9 @@ class SignedPair:
 
 
 def _sign(stack: Stack, registry: LocalRegistry, image: Reference) -> None:
-    result = run_cli(["sign", "--fulcio-url", stack.fulcio_url, "--rekor-url", stack.rekor_url,
+    # the .sig alone: these tests tamper with it (a bundle referrer would be preferred)
+    result = run_cli(["sign", "--signature-format", "legacy", "--fulcio-url", stack.fulcio_url,
+                      "--rekor-url", stack.rekor_url,
                       "--trusted-root", str(stack.trusted_root_path), "--insecure-registry",
                       registry.host, "--yes", str(image)],
                      {"SIGSTORE_ID_TOKEN": stack.issue_token()})
