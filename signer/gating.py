@@ -64,7 +64,9 @@ V = TypeVar("V")
 class GateOptions:
     """Trust and registry settings shared by every image."""
 
-    trust: TrustedRoot
+    #: the base trusted root, or a function that loads it (called once, and only when
+    #: an image needs a signature check: static rules need no trust material)
+    trust: TrustedRoot | Callable[[], TrustedRoot]
     signature_repository: str | None = None
     max_workers: int = DEFAULT_MAX_WORKERS
     #: unresolved references (``${VAR}`` without default) fail the run unless False
@@ -200,7 +202,17 @@ class _Evaluator:
         self.options = options
         self.digests: _Once[str, str] = _Once()
         self.gathered: _Once[tuple[str, str], _Gathered] = _Once()
-        self.trusts = {v.name: validator_trust(options.trust, v) for v in policy.validators}
+        self._base: _Once[str, TrustedRoot] = _Once()
+        self._trusts: _Once[str, TrustedRoot] = _Once()
+
+    def trust_for(self, validator: Validator) -> TrustedRoot:
+        """The validator's trust: the base root (loaded on first use) with its overrides."""
+        def base() -> TrustedRoot:
+            trust = self.options.trust
+            return trust if isinstance(trust, TrustedRoot) else trust()
+
+        return self._trusts.get(validator.name, lambda: validator_trust(
+            self._base.get("", base), validator))
 
     def gather(self, image: Reference, digest: str) -> _Gathered:
         """Both signature formats of ``digest``, fetched once per repository and digest
@@ -237,10 +249,10 @@ class _Evaluator:
                    digest: str) -> TrustRootResult:
         """Valid signatures under one trust root, judged as ``signer verify`` judges
         them (every ``.sig`` layer and signature bundle, each failing alone)."""
-        gathered = self.gather(image, digest)
         rekor = validator.host.rekor if self.options.rekor_lookups else None
-        options = VerifyOptions(self.trusts[validator.name],
+        options = VerifyOptions(self.trust_for(validator),
                                 self.verification_policy(root, rule), rekor_url=rekor)
+        gathered = self.gather(image, digest)
         layers: Sequence[SignatureLayer] = gathered.layers
         if rekor and layers:
             layers = attach_online_entries(layers, options)
@@ -259,7 +271,7 @@ class _Evaluator:
         under the named trust root, name the image as subject and have that type."""
         gathered = self.gather(image, digest)
         bundles = [b.bundle for b in gathered.bundles if b.bundle is not None]
-        trust = self.trusts[validator.name]
+        trust = self.trust_for(validator)
         artifact = Artifact.from_digest(parse_digest(digest))
         options = BundleOptions(require_tlog=rule.options.verify_tlog,
                                 require_sct=rule.options.verify_sct, require_dsse=True)

@@ -106,7 +106,10 @@ def run(args: argparse.Namespace) -> int:
     only = changed_files(args.changed_from) if args.changed_from else None
     uses, problems = discover(args.paths, only)
     write_lines(sys.stderr, [f"warning: skipped {problem.message}" for problem in problems])
-    trust = trusted_root(args.trusted_root, offline=args.offline, ca_bundle=args.ca_bundle)
+    # a --trusted-root file is read now (a bad one is an error before anything runs);
+    # TUF is asked only if an image needs a signature check
+    trust = (trusted_root(args.trusted_root) if args.trusted_root
+             else lambda: trusted_root(None, offline=args.offline, ca_bundle=args.ca_bundle))
     options = GateOptions(trust=trust, max_workers=args.max_workers,
                           signature_repository=args.signature_repository
                           or os.environ.get(ENV_SIGNATURE_REPOSITORY) or None,

@@ -41,8 +41,9 @@ def table_lines(results: Sequence[ImageResult]) -> list[str]:
                      f"{_signatures(result)}")
         lines.append(f"    {result.reason}")
         if result.status != PASS:
-            lines += [f"    trust root {root.name!r}: {root.reason}"
-                      for root in result.trust_roots if root.reason]
+            lines += [line for line in (f"    trust root {root.name!r}: {root.reason}"
+                                        for root in result.trust_roots if root.reason)
+                      if line != lines[-1]]
         lines += [f"    at {use.location} ({use.kind})" for use in result.uses]
     return lines
 

@@ -56,3 +56,40 @@ def test_hostile_text_from_files_is_neutralised_in_the_table(tmp_path: Path) -> 
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout
     assert "\\x1b]0;owned\\x07\\x1b[2J" in result.stdout
     assert "invalid image reference" in result.stdout
+
+
+def test_trust_material_is_loaded_only_for_signature_checks(tmp_path: Path) -> None:
+    """Static rules need no trusted root: TUF is not even asked (offline with an empty
+    cache, asking it prints a notice about the embedded root); an image that needs a
+    signature check asks it; a --trusted-root file is read before anything runs."""
+    import os
+
+    policy = tmp_path / "values.yaml"
+    policy.write_text(COSIGN.replace('policy:\n- pattern: "*:*"\n', """\
+- name: allow
+  type: static
+  approve: true
+policy:
+- pattern: "*:*"
+- pattern: "registry.k8s.io/*"
+  validator: allow
+"""))
+    pod = tmp_path / "pod.yaml"
+    pod.write_text("apiVersion: v1\nkind: Pod\nspec:\n  containers:\n"
+                   "  - image: registry.k8s.io/pause:3.9\n")
+    env = {**os.environ, "TUF_ROOT": str(tmp_path / "empty-tuf-cache")}
+    command = [sys.executable, "-m", "signer", "gate", "--offline", "--policy", str(policy)]
+    result = subprocess.run([*command, str(pod)], capture_output=True, text=True,
+                            timeout=60, check=False, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "1 passed" in result.stderr and "embedded" not in result.stderr
+    signed = tmp_path / "compose.yaml"
+    signed.write_text("services:\n  a:\n    image: ghcr.io/o/a@sha256:" + "a" * 64 + "\n")
+    result = subprocess.run([*command, str(signed)], capture_output=True, text=True,
+                            timeout=60, check=False, env=env)
+    assert result.returncode == 1
+    assert "embedded in signer" in result.stderr, result.stderr
+    bad = subprocess.run([*command, "--trusted-root", str(tmp_path / "missing.json"),
+                          str(pod)], capture_output=True, text=True, timeout=60,
+                         check=False, env=env)
+    assert bad.returncode == 1 and bad.stderr.startswith("Error: cannot read")
