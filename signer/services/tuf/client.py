@@ -174,7 +174,7 @@ def _timestamp_expiry(metadata_dir: Path) -> datetime:
 
 def _offline(instance: TufInstance, base: Path, now: datetime) -> TufTrust:
     directory = repository_dir(base, instance.mirror)
-    cached = _cached_targets(directory)
+    cached = _cached_targets_consistently(directory)
     if cached is not None:
         trusted, signing = cached
         record = read_refresh_record(directory)
@@ -201,6 +201,19 @@ def _offline(instance: TufInstance, base: Path, now: datetime) -> TufTrust:
     return TufTrust(TrustedRoot.from_bytes(embedded, f"embedded {instance.embedded_name} "
                                            "trusted root"),
                     signing, instance.mirror, "embedded", None, notice)
+
+
+def _cached_targets_consistently(directory: Path) -> tuple[bytes, bytes | None] | None:
+    """:func:`_cached_targets` while no update writes the cache (its lock held), so that
+    targets.json and the target files are of one update; a cache that cannot be locked
+    (read-only, or absent) is read as it is."""
+    if not directory.is_dir():
+        return None
+    try:
+        with locked(directory):
+            return _cached_targets(directory)
+    except OSError:
+        return _cached_targets(directory)
 
 
 def _cached_targets(directory: Path) -> tuple[bytes, bytes | None] | None:
@@ -285,9 +298,9 @@ def _download_error(instance: TufInstance, fetcher: CachingFetcher,
                               hint=_STALE_HINT)
         return NetworkError(f"{where} is unreachable ({fetcher.unreachable}) and there is "
                             "no usable cache",
-                            hint="check the network; --offline uses the cache or the "
-                                 "embedded trusted root knowingly, --trusted-root FILE a "
-                                 "root of your choice")
+                            hint="check the network; to verify without it, --offline "
+                                 "uses the cache or the embedded trusted root knowingly, "
+                                 "--trusted-root FILE a root of your choice")
     cause = exc.__cause__
     detail = str(cause) if cause is not None else str(exc)
     return NetworkError(f"{where}: download failed ({detail or type(exc).__name__})")
