@@ -54,3 +54,29 @@ def test_verify_blob_without_network_or_offline_fails_closed(
 def test_the_embedded_bootstrap_roots_are_the_published_ones() -> None:
     assert public_good().bootstrap_root == (TRUST / "public-good-tuf-root.json").read_bytes()
     assert staging().bootstrap_root == (TRUST / "staging-tuf-root.json").read_bytes()
+
+
+WITH_FILE = ["verify-blob", "--trusted-root", str(TRUST / "public-good-trusted_root.json"),
+             *ARGV[1:]]
+
+
+@pytest.mark.parametrize("argv", [["verify", "--help"], WITH_FILE],
+                         ids=["help", "trusted-root-file"])
+def test_tuf_is_imported_only_when_used(argv: list[str]) -> None:
+    import json
+    import subprocess
+    import sys
+
+    script = ("import json, sys\n"
+              "from signer.cli.main import main\n"
+              "try:\n    code = main(json.loads(sys.argv[1]))\n"
+              "except SystemExit as done:\n    code = done.code\n"
+              "loaded = sorted(m for m in sys.modules if m.split('.')[0] in "
+              "('tuf', 'securesystemslib', 'signer'))\n"
+              "sys.__stdout__.write(json.dumps([code, loaded]))\n")
+    done = subprocess.run([sys.executable, "-c", script, json.dumps(argv)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    code, loaded = json.loads(done.stdout.splitlines()[-1])
+    assert code == 0, done.stderr[-500:]
+    assert "signer.cli.verify" in loaded or "signer.cli.verify_blob" in loaded
+    assert not [name for name in loaded if not name.startswith("signer")]
