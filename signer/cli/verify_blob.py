@@ -59,8 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trusted-root", metavar="FILE",
                         help="trusted_root.json (default: from the TUF repository chosen by "
                              "'signer initialize', public good if none)")
-    parser.add_argument("--offline", nargs="?", const="true", default="false",
-                        choices=("true", "false"), metavar="BOOL",
+    parser.add_argument("--offline", nargs="?", action=_OfflineFlag, default="false",
+                        metavar="BOOL",
                         help="do not contact the TUF repository: use its cache (or the "
                              "embedded trusted root) and print how old it is")
     parser.add_argument("--insecure-ignore-tlog", action="store_true",
@@ -72,10 +72,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         choices=("true", "false"), help=argparse.SUPPRESS)
 
 
+class _OfflineFlag(argparse.Action):
+    """``--offline``, ``--offline=true|false``; a word after it that is not a boolean is
+    the BLOB (``--offline artifact``), as cosign's boolean flags read."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        text = "true" if values is None else str(values)
+        if text.lower() in ("true", "false"):
+            setattr(namespace, self.dest, text.lower())
+            return
+        setattr(namespace, self.dest, "true")
+        namespace.blob_after_offline = text  # joined to BLOB by _usage_checks
+
+
 def _usage_checks(args: argparse.Namespace) -> None:
     from signer.cli import claim_flags
     from signer.errors import UsageError
 
+    after_offline = getattr(args, "blob_after_offline", None)
+    if after_offline is not None:
+        if args.blob is not None:
+            raise UsageError(f"unexpected argument {after_offline!r}",
+                             hint="--offline takes true or false")
+        args.blob = after_offline
     if (args.blob is None) == (args.digest is None):
         raise UsageError("give exactly one of BLOB and --digest")
     identity_flags = (args.certificate_identity, args.certificate_identity_regexp,

@@ -80,3 +80,17 @@ def test_tuf_is_imported_only_when_used(argv: list[str]) -> None:
     assert code == 0, done.stderr[-500:]
     assert "signer.cli.verify" in loaded or "signer.cli.verify_blob" in loaded
     assert not [name for name in loaded if not name.startswith("signer")]
+
+
+@pytest.mark.parametrize(("flag", "code"), [
+    (["--offline", str(CASE / "artifact")], 0),  # the word after --offline is the BLOB
+    (["--offline=true", str(CASE / "artifact")], 0),
+    (["--offline=maybe", str(CASE / "artifact")], 2),
+])
+def test_verify_blob_offline_flag_forms(flag: list[str], code: int, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("TUF_ROOT", str(tmp_path))
+    assert main([*ARGV[:-1], *flag]) == code
+    err = capsys.readouterr().err
+    assert ("Verified OK" in err) == (code == 0), err
