@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from signer.cli.gate_report import annotation_commands, annotation_path, summary_markdown
+from signer.cli.gate_report import (
+    annotation_commands,
+    annotation_path,
+    summary_markdown,
+    table_lines,
+)
 from signer.gate.discovery import ImageUse
 from signer.gating import ImageResult, TrustRootResult
 
@@ -60,3 +65,19 @@ def test_a_huge_reason_is_shortened_in_the_summary(tmp_path: Path) -> None:
     use = ImageUse("ghcr.io/o/app:1", str(tmp_path / "Dockerfile"), 3, "dockerfile")
     text = summary_markdown([_result("fail", "x|" * 500_000, use)], 1, str(tmp_path))
     assert len(text) < 10_000 and "more characters" in text
+
+
+def test_the_table_names_a_trust_roots_reason_once(tmp_path: Path) -> None:
+    """A single trust root's reason is the verdict's reason: the block shows it once;
+    other trust roots' reasons are still listed."""
+    use = ImageUse("ghcr.io/o/app:1", str(tmp_path / "Dockerfile"), 3, "dockerfile")
+    alone = ImageResult("ghcr.io/o/app:1", [use], "fail", "trust root 'alice': no",
+                        trust_roots=[TrustRootResult("alice", 0, "no")])
+    assert table_lines([alone])[2:] == ["    trust root 'alice': no",
+                                        f"    at {use.location} (dockerfile)"]
+    two = ImageResult("ghcr.io/o/app:1", [use], "fail", "missing required signatures",
+                      trust_roots=[TrustRootResult("alice", 0, "no"),
+                                   TrustRootResult("bob", 0, "expired")])
+    assert table_lines([two])[2:5] == ["    missing required signatures",
+                                       "    trust root 'alice': no",
+                                       "    trust root 'bob': expired"]
