@@ -207,3 +207,28 @@ def test_credential_helper_environment_is_scrubbed(tmp_path: Path,
     assert "PATH" in environment
     assert sorted(set(dropped) & set(environment)) == []
     assert SECRET not in dump.read_text()
+
+
+@pytest.mark.parametrize("section", ["credsStore", "credHelpers"])
+@pytest.mark.parametrize("name", ["x/../evil", "../evil", "x\\..\\evil", "/evil", ""])
+def test_a_helper_name_that_is_a_path_runs_nothing(tmp_path: Path, section: str, name: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """config.json names a helper program by suffix (docker-credential-NAME); a name with a
+    path in it would run whatever program it leads to (from the working directory, which
+    in the action is the checked-out repository): refused, nothing runs."""
+    work, marker = tmp_path / "work", tmp_path / "ran"
+    (work / "docker-credential-x").mkdir(parents=True)
+    (work / "docker-credential-").mkdir()
+    evil = work / "evil"
+    evil.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    evil.chmod(0o755)
+    monkeypatch.chdir(work)
+    document: dict[str, object] = {"auths": {"h.example": {"auth": _b64(f"u:{SECRET}")}}}
+    document[section] = name if section == "credsStore" else {"h.example": name}
+    keychain = DockerConfigKeychain(_config(tmp_path, document))
+    if not name:  # an empty name means no helper, as in Docker
+        assert keychain.credentials_for("h.example") == Credentials("u", SECRET)
+    else:
+        with pytest.raises(InputError, match="not a program name"):
+            keychain.credentials_for("h.example")
+    assert not marker.exists()
