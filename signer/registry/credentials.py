@@ -15,6 +15,7 @@ import base64
 import binascii
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -157,6 +158,10 @@ class GitHubTokenKeychain:
         return Credentials(self.environ.get("GITHUB_ACTOR") or "github-actions", token)
 
 
+#: What may follow ``docker-credential-``: a program name, never a path.
+_HELPER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+
+
 def helper_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """The part of ``environ`` a credential helper gets (see :data:`HELPER_ENVIRONMENT`)."""
     return {name: value for name, value in environ.items()
@@ -174,6 +179,10 @@ def run_credential_helper(helper: str, server: str) -> Credentials | None:
     import shutil  # here: most pushes and verifications never run a helper
     import subprocess
 
+    if not _HELPER_NAME.fullmatch(helper):
+        raise InputError(f"Docker config names credential helper {helper!r}, which is not a "
+                         "program name", hint="a helper is docker-credential-NAME on PATH; "
+                         "NAME holds no path (fix credsStore/credHelpers in config.json)")
     program = shutil.which(f"docker-credential-{helper}")
     if program is None:
         return None
