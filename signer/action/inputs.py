@@ -65,9 +65,9 @@ class Inputs:
     #: the registry that registry-username/-password are for
     registry: str | None = None
     registry_username: str | None = None
-    registry_password: str | None = None
+    registry_password: str | None = field(default=None, repr=False)  # a secret
     key: str | None = None
-    key_password: str | None = None
+    key_password: str | None = field(default=None, repr=False)  # a secret
     annotations: tuple[tuple[str, str], ...] = ()
     recursive: bool = False
     tlog_upload: bool = True
@@ -84,11 +84,11 @@ class Inputs:
     insecure_registries: tuple[str, ...] = ()
     registry_ca_bundle: str | None = None
     #: the fallback credential for ghcr.io (the github-token input)
-    github_token: str | None = None
+    github_token: str | None = field(default=None, repr=False)  # a secret
     #: where signatures are stored and looked for (cosign's COSIGN_REPOSITORY)
     signature_repository: str | None = None
     #: an OIDC token to sign with instead of the job's (the identity-token input)
-    identity_token: str | None = None
+    identity_token: str | None = field(default=None, repr=False)  # a secret
     show_summary: bool = True
     #: verify-attestation mode: the predicate type URI required
     predicate_type: str | None = None

@@ -54,6 +54,23 @@ def test_valid_sign_inputs_are_parsed() -> None:
     assert inputs.policy is None
 
 
+def test_the_parsed_inputs_repr_holds_no_secret(tmp_path: Path) -> None:
+    """A bug report or a debugger printing the inputs must not show the registry
+    password, the key password, the GitHub token or an identity token."""
+    (tmp_path / "cosign.key").write_text("not read here")
+    inputs, problems = read_inputs({**env(
+        images="ghcr.io/o/r:1", registry="ghcr.io", registry_username="octocat",
+        registry_password="pw-SECRET-1", key="cosign.key", key_password="pw-SECRET-2",
+        github_token="ghs_SECRET3"), "GITHUB_WORKSPACE": str(tmp_path)})
+    assert problems == [] and inputs is not None
+    assert inputs.registry_password == "pw-SECRET-1" and inputs.github_token == "ghs_SECRET3"
+    signing = read_inputs(env(images="ghcr.io/o/r:1", identity_token="eyJ.SECRET4.x"))[0]
+    assert signing is not None and signing.identity_token == "eyJ.SECRET4.x"
+    shown = repr(inputs) + str(inputs) + repr(signing)
+    assert "SECRET" not in shown, shown
+    assert "octocat" in shown  # the rest is still shown
+
+
 def test_every_bad_input_is_reported_once_with_its_name() -> None:
     found = problems_of(env(
         mode="attest", images="", digest="sha256:xyz", recursive="maybe",
