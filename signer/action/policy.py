@@ -184,6 +184,9 @@ def _claim_inputs(env: Mapping[str, str]) -> dict[str, Any]:
 
 
 def verify_policy(env: Mapping[str, str], mode: str, workspace: Path) -> VerifyPolicy | None:
+    """The verification policy the identity, issuer, public-key and claim inputs give;
+    in verify modes without an identity, 'signed by this repository'; None in sign mode
+    when none is named. A problem for contradictory or incomplete inputs."""
     identity = input_value(env, "certificate-identity")
     identity_re = check_regexp("certificate-identity-regexp",
                                 input_value(env, "certificate-identity-regexp"))

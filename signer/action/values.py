@@ -54,10 +54,13 @@ def split_images(text: str) -> list[str]:
 
 
 def check_url(name: str, value: str) -> str | None:
+    """The http(s) URL input ``name`` without a trailing slash (None when empty); a
+    problem if it is no such URL or holds credentials, which are never echoed."""
     if not value:
         return None
     if not re.match(r"^https?://[^\s/]+", value):
-        raise InputProblem(name, f"expected an http(s) URL, got {value!r}")
+        shown = "" if "@" in value else f", got {value!r}"  # 'ftp://user:pw@host'
+        raise InputProblem(name, f"expected an http(s) URL{shown}")
     if "@" in value.split("://", 1)[1].split("/", 1)[0]:
         # the URL is echoed into logs, outputs and the job summary: no credentials in it
         raise InputProblem(name, "the URL must not hold a user name or password")
@@ -65,6 +68,8 @@ def check_url(name: str, value: str) -> str | None:
 
 
 def check_regexp(name: str, value: str) -> str | None:
+    """The regular expression input ``name`` (None when empty); a problem if it does
+    not compile."""
     if not value:
         return None
     try:
@@ -75,6 +80,8 @@ def check_regexp(name: str, value: str) -> str | None:
 
 
 def check_path(name: str, value: str, workspace: Path) -> str | None:
+    """The path input ``name`` made absolute against ``workspace`` (None when empty);
+    a problem if nothing is there."""
     if not value:
         return None
     path = Path(value)

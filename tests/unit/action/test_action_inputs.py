@@ -90,6 +90,11 @@ def test_service_urls_with_credentials_are_refused_without_echoing_them() -> Non
     for message in found.values():
         assert "user name or password" in message
         assert "hunter2" not in message and "token@" not in message
+    # a wrong scheme is named, but a value that may hold credentials is not echoed
+    found = problems_of(env(images="r:1", rekor_url="ftp://user:hunter2@rekor.example",
+                            fulcio_url="ftp://fulcio.example"))
+    assert found["rekor-url"] == "expected an http(s) URL"
+    assert found["fulcio-url"] == "expected an http(s) URL, got 'ftp://fulcio.example'"
     inputs, problems = read_inputs(env(images="r:1",
                                        rekor_url="https://rekor.example/path@v1"))
     assert problems == [] and inputs is not None
