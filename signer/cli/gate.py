@@ -56,47 +56,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="images verified at once (default 32, as verify)")
 
 
-def _git(args: list[str], cwd: str) -> str:
-    import subprocess
-
-    from signer.errors import InputError
-
-    try:
-        result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                                timeout=60, check=False, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise InputError(f"--changed-from: cannot run git ({type(exc).__name__})") from None
-    if result.returncode != 0:
-        detail = (result.stderr.strip().splitlines() or ["failed"])[-1]
-        raise InputError(f"--changed-from: git {args[0]} failed: {detail}",
-                         hint="run inside the repository, with the base ref fetched "
-                              "(actions/checkout fetch-depth: 0)")
-    return result.stdout
-
-
-def changed_files(ref: str, cwd: str = ".") -> set[str]:
-    """Resolved paths of the files added or changed since ``ref``'s merge base with
-    HEAD, including uncommitted changes (deleted files are left out)."""
-    if ref.startswith("-"):
-        from signer.errors import UsageError
-
-        raise UsageError(f"--changed-from {ref!r} is not a git ref")
-    top = _git(["rev-parse", "--show-toplevel"], cwd).strip()
-    base = _git(["merge-base", ref, "HEAD"], cwd).strip()
-    names = _git(["diff", "--name-only", "-z", "--diff-filter=d", base, "--"], top)
-    return {os.path.realpath(os.path.join(top, name)) for name in names.split("\0") if name}
-
-
 def run(args: argparse.Namespace) -> int:
     """Discover, evaluate, print; exit 0 only when no image is refused."""
     import json
 
-    from signer.cli import gate_report
+    from signer import gate_report
     from signer.cli.trust_source import trusted_root
     from signer.errors import UsageError
     from signer.gate.discovery import discover
     from signer.gate.policy import load_policy
     from signer.gating import GateOptions, evaluate
+    from signer.git import changed_files
     from signer.output import write_lines
     from signer.registry.client import RegistryClient
 

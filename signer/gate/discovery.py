@@ -24,7 +24,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from signer.errors import InputError
@@ -336,14 +336,23 @@ def _yaml_images(path: str, name: str) -> list[ImageUse]:
     return uses
 
 
-def discover(paths: Iterable[str], only: set[str] | None = None
-             ) -> tuple[list[ImageUse], list[FileProblem]]:
+def discover(paths: Iterable[str], only: set[str] | None = None,
+             within: str | None = None) -> tuple[list[ImageUse], list[FileProblem]]:
     """Image uses in every candidate file below ``paths`` (restricted to ``only``, a set
-    of resolved file paths, when given), and the files that could not be read."""
+    of resolved file paths, when given), and the files that could not be read.
+
+    With ``within`` (a directory), a file that resolves outside it (a symbolic link
+    out of a checked-out pull request) is not read but reported as a problem.
+    """
     uses: list[ImageUse] = []
     problems: list[FileProblem] = []
+    root = os.path.realpath(within) if within is not None else None
     for path in candidate_files(paths):
-        if only is not None and str(Path(path).resolve()) not in only:
+        resolved = os.path.realpath(path)
+        if only is not None and resolved not in only:
+            continue
+        if root is not None and os.path.commonpath([root, resolved]) != root:
+            problems.append(FileProblem(path, f"{path}: links outside {within}; not read"))
             continue
         try:
             uses += images_in_file(path)

@@ -37,6 +37,7 @@ LAYERS: dict[str, int] = {
     "gate": 2,
     "http": 3,
     "oidc": 3,
+    "git": 3,
     "registry": 3,
     "services": 3,
     "sign": 4,
@@ -47,6 +48,7 @@ LAYERS: dict[str, int] = {
     "gating": 4,
     "cli": 5,
     "output": 5,
+    "gate_report": 5,
     "action": 5,
     "__main__": 5,
 }

@@ -173,6 +173,25 @@ def test_discover_walks_directories_and_reports_bad_files(tmp_path: Path) -> Non
     assert discover([str(tmp_path)], only) == ([], problems)
 
 
+def test_discover_within_reads_no_file_that_links_outside(tmp_path: Path) -> None:
+    """A checked-out pull request may hold a symbolic link to a file of the runner:
+    with ``within`` it is reported, never read (its text could end up in the log)."""
+    outside = _write(tmp_path, "secret/pod.yaml", "apiVersion: v1\nkind: Pod\nspec:\n"
+                                                  "  containers:\n  - image: outside:1\n")
+    workspace = tmp_path / "workspace"
+    _write(workspace, "pod.yaml", "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n"
+                                  "  - image: inside:1\n")
+    (workspace / "link.yaml").symlink_to(outside)
+    uses, problems = discover([str(workspace)], within=str(workspace))
+    assert [u.reference for u in uses] == ["inside:1"]
+    assert [(Path(p.file).name, p.message.endswith("links outside " + str(workspace)
+                                                   + "; not read")) for p in problems] == [
+        ("link.yaml", True)]
+    # without it (the CLI, run by the user on their own files) the link is followed
+    assert sorted(u.reference for u in discover([str(workspace)])[0]) == ["inside:1",
+                                                                          "outside:1"]
+
+
 @pytest.mark.parametrize(("text", "known", "expected"), [
     ("a:${X:-1}", {}, ("a:1", None)),
     ("a:${X-1}", {"X": ""}, ("a:", None)),

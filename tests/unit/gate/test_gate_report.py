@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from signer.cli.gate_report import (
+from signer.gate.discovery import ImageUse
+from signer.gate_report import (
     annotation_commands,
     annotation_path,
     summary_markdown,
     table_lines,
 )
-from signer.gate.discovery import ImageUse
 from signer.gating import ImageResult, TrustRootResult
 
 

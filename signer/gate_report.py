@@ -1,5 +1,6 @@
-"""How ``signer gate`` shows its results (layer L5): terminal lines, GitHub annotations
-on the lines that name a refused image, and a job-summary table.
+"""How gate results are shown (layer L5, shared by ``signer gate`` and the action's
+gate mode): terminal lines, GitHub annotations on the lines that name a refused image,
+and a job-summary table.
 
 Everything shown passes through :mod:`signer.output`: image references, reasons and
 file names come from the files and the registry and may hold anything.
