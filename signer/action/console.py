@@ -8,7 +8,7 @@ and escaped, and secrets are masked exactly as given.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -35,6 +35,12 @@ class Console:
         """One plain log line (outside text in it is made harmless)."""
         self._write(output.log_line(text))
 
+    def commands(self, commands: Sequence[str]) -> None:
+        """Workflow commands already built by :func:`signer.output.workflow_command`
+        (their values neutralised and escaped there), one per line."""
+        for command in commands:
+            self._write(command)
+
     def mask(self, value: str) -> None:
         """Ask the runner to hide ``value`` (each line of it) in every later log line."""
         for command in output.mask_commands(value):
@@ -45,9 +51,9 @@ class Console:
         self._write(output.workflow_command("error", message, title=title,
                                             lines=output.hint_lines(hint)))
 
-    def warning(self, message: str) -> None:
-        """A warning annotation."""
-        self._write(output.workflow_command("warning", message))
+    def warning(self, message: str, title: str | None = None, file: str | None = None) -> None:
+        """A warning annotation (on ``file``, relative to the workspace, when given)."""
+        self._write(output.workflow_command("warning", message, title=title, file=file))
 
     def notice(self, message: str) -> None:
         """A notice annotation."""

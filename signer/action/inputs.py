@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from signer.action.gate_inputs import NOT_FOR_GATE, GateInputs, read_gate_inputs
 from signer.action.policy import VerifyPolicy, verify_policy
 from signer.action.values import (
     IMAGE_SEPARATORS,
@@ -42,7 +43,7 @@ SECRET_VARIABLES = (
 
 
 #: what the mode input takes
-MODES = ("sign", "verify", "verify-attestation")
+MODES = ("sign", "verify", "verify-attestation", "gate")
 #: verify-attestation mode without predicate-type: SLSA v1 build provenance
 DEFAULT_PREDICATE_TYPE = "slsaprovenance1"
 
@@ -92,6 +93,8 @@ class Inputs:
     show_summary: bool = True
     #: verify-attestation mode: the predicate type URI required
     predicate_type: str | None = None
+    #: gate mode: the policy file, the paths searched and the base ref
+    gate: GateInputs | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -154,13 +157,15 @@ def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProble
 
     mode = input_value(env, "mode").lower() or "sign"
     if mode not in MODES:
-        problems.append(InputProblem("mode", f"expected sign, verify or verify-attestation, "
-                                     f"got {mode!r}"))
+        problems.append(InputProblem("mode", f"expected sign, verify, verify-attestation or "
+                                     f"gate, got {mode!r}"))
         mode = "sign"
-    verifying = mode != "sign"
+    verifying = mode in ("verify", "verify-attestation")
+    gate, gate_problems = read_gate_inputs(env, mode, workspace)
+    problems += gate_problems
 
     images = split_images(env.get("INPUT_IMAGES", ""))
-    if not images:
+    if not images and mode != "gate":
         problems.append(InputProblem("images", "required: give at least one image reference"))
 
     digest = input_value(env, "digest") or None
@@ -184,6 +189,11 @@ def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProble
                                      "together"))
     registry = attempt(lambda: credentials_registry(
         input_value(env, "registry"), bool(username and password), references), None)
+    if mode == "gate" and username and password and not input_value(env, "registry"):
+        problems.append(InputProblem("registry", "required with registry-username and "
+                                     "registry-password in gate mode: the images are only "
+                                     "known from the files, so name the registry they are "
+                                     "for"))
 
     key = input_value(env, "key") or None
     if key and verifying:
@@ -224,8 +234,9 @@ def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProble
     if trusted_root and (tuf_mirror or tuf_root or staging):
         problems.append(InputProblem("trusted-root", "give either trusted-root or the TUF "
                                      "inputs (tuf-mirror, tuf-root, staging), not both"))
-    policy = attempt(lambda: verify_policy(env, "verify" if verifying else mode, workspace),
-                     None)
+    policy = (None if mode == "gate" else
+              attempt(lambda: verify_policy(env, "verify" if verifying else mode, workspace),
+                      None))
     predicate_type = attempt(lambda: _predicate_type(input_value(env, "predicate-type"),
                                                      mode), None)
     ca_bundle = attempt(lambda: check_path("registry-ca-bundle",
@@ -235,6 +246,10 @@ def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProble
                      if h)
 
     if problems:
+        if mode == "gate":  # an input refused as not for gate mode needs no second reason
+            problems = [p for index, p in enumerate(problems)
+                        if p.name not in NOT_FOR_GATE or
+                        all(q.name != p.name for q in problems[:index])]
         return None, problems
     return Inputs(
         mode=mode, images=tuple(images), references=references, digest=digest,
@@ -248,7 +263,7 @@ def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProble
         insecure_registries=insecure,
         registry_ca_bundle=ca_bundle, github_token=env.get("INPUT_GITHUB_TOKEN") or None,
         signature_repository=signature_repository, identity_token=identity_token,
-        show_summary=show_summary, predicate_type=predicate_type,
+        show_summary=show_summary, predicate_type=predicate_type, gate=gate,
     ), []
 
 

@@ -26,6 +26,11 @@ PUBLIC_REKOR_URL = "https://rekor.sigstore.dev"
 PUBLIC_SEARCH_URL = "https://search.sigstore.dev"
 
 
+#: every output of action.yml (each is written on every run)
+OUTPUTS = ("digest", "signature-ref", "bundle-path", "rekor-log-index", "rekor-entry-url",
+           "certificate-identity", "verified", "results", "report")
+
+
 @dataclass
 class ImageResult:
     """What happened to one image; one row group of the summary and the report."""
@@ -125,13 +130,18 @@ def render_summary(mode: str, results: Sequence[ImageResult],
 def write_report(directory: Path, mode: str, results: Sequence[ImageResult],
                  policy: VerifyPolicy | None) -> Path:
     """Write the JSON report in ``directory`` and return its path."""
-    report = {
+    return write_json_report(directory, {
         "mode": mode,
         "success": all(r.ok for r in results),
         "policy": None if policy is None else policy.as_json(),
         "images": [r.as_json() for r in results],
-    }
-    report = output.report_value(report)
+    })
+
+
+def write_json_report(directory: Path, document: Mapping[str, Any]) -> Path:
+    """Write ``document`` (every string neutralised) as a new JSON file in ``directory``
+    and return its path."""
+    report = output.report_value(document)
     directory.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix="signer-report-", suffix=".json", dir=directory)
     with os.fdopen(handle, "w", encoding="utf-8") as out:
@@ -145,8 +155,7 @@ def publish(inputs: Inputs | None, mode: str, results: Sequence[ImageResult],
             summary: str | None = None) -> None:
     """Write the step outputs, the job summary (unless ``show-summary: false``) and the
     JSON report; ``summary`` replaces the per-image tables (refused inputs)."""
-    report = write_report(Path(env.get("RUNNER_TEMP") or tempfile.gettempdir()), mode,
-                          results, policy)
+    report = write_report(report_directory(env), mode, results, policy)
     first = results[0] if results else ImageResult("")
     verified = bool(results) and all(r.verified for r in results)
     outputs = {
@@ -160,14 +169,29 @@ def publish(inputs: Inputs | None, mode: str, results: Sequence[ImageResult],
         "results": json.dumps([r.as_json() for r in results]),
         "report": str(report),
     }
+    write_step_outputs(inputs, env, console, outputs,
+                       summary or render_summary(mode, results, policy))
+
+
+def report_directory(env: Mapping[str, str]) -> Path:
+    """Where the JSON report goes: ``runner.temp``."""
+    return Path(env.get("RUNNER_TEMP") or tempfile.gettempdir())
+
+
+def write_step_outputs(inputs: Inputs | None, env: Mapping[str, str], console: Console,
+                       outputs: Mapping[str, str], summary: str) -> None:
+    """Write every step output (those not in ``outputs`` empty, so that each output of
+    action.yml is set), then the job summary unless ``show-summary: false``."""
+    values = dict.fromkeys(OUTPUTS, "") | dict(outputs)
     if env.get("GITHUB_OUTPUT"):
-        write_outputs(Path(env["GITHUB_OUTPUT"]), outputs)
+        write_outputs(Path(env["GITHUB_OUTPUT"]), values)
     show = inputs.show_summary if inputs is not None else (
         input_value(env, "show-summary").lower() not in FALSE_WORDS - {""})
     if env.get("GITHUB_STEP_SUMMARY") and show:
         with Path(env["GITHUB_STEP_SUMMARY"]).open("a", encoding="utf-8") as handle:
-            handle.write((summary or render_summary(mode, results, policy)) + "\n")
-    console.line(f"report: {report}")
+            handle.write(summary + "\n")
+    if values["report"]:
+        console.line(f"report: {values['report']}")
 
 
 def refused_inputs(env: Mapping[str, str], problems: Sequence[InputProblem]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from signer.action.console import Console
 from signer.action.credentials import build_keychain
+from signer.action.gate import GateRun, publish_refused
 from signer.action.inputs import Inputs, read_inputs, secret_values
 from signer.action.material import RunMaterial
 from signer.action.policy import SIGNING_KEY, VerifyPolicy
@@ -350,7 +351,10 @@ def main() -> int:
         console.error(problem.message, title=f"signer: input '{problem.name}'")
     if inputs is None:
         mode, refused, summary = refused_inputs(env, problems)
-        publish(None, mode, refused, None, env, console, summary=summary)
+        if mode == "gate":
+            publish_refused(env, console, summary, refused[0].error or "invalid inputs")
+        else:
+            publish(None, mode, refused, None, env, console, summary=summary)
         return 2
     from signer.errors import Error
     from signer.registry.client import RegistryClient
@@ -358,16 +362,30 @@ def main() -> int:
     if inputs.policy is not None and inputs.policy.is_default:
         console.notice(f"no certificate-identity given: requiring {inputs.policy.describe()}")
     run = ActionRun(inputs, env, console)
+    gate = GateRun(inputs, env, console) if inputs.mode == "gate" else None
     try:
         client = RegistryClient(credentials=build_keychain(inputs, env),
                                 insecure=inputs.insecure_registries,
                                 ca_bundle=inputs.registry_ca_bundle)
     except Error as error:
         console.error(error.message, title="signer", hint=error.hint)
+        if gate is not None:
+            gate.publish_error(error.message)
+            return error.exit_code
         publish(inputs, inputs.mode, [ImageResult(str(ref), verified=False, error=error.message,
                                                   exit_code=error.exit_code)
                                       for ref in inputs.references], run.policy, env, console)
         return error.exit_code
+    if gate is not None:
+        try:
+            return gate.run(client)
+        except Exception as exc:  # a bug; report it in one line, without values
+            message = f"internal error ({type(exc).__name__}); please report it"
+            console.error(message, title="signer gate")
+            gate.publish_error(message)
+            return 1
+        finally:
+            client.close()
     try:
         results = run.run(client)
     except Exception as exc:  # a bug; report it in one line, without values

@@ -507,10 +507,15 @@ def parse_policy(text: str, source: str) -> Policy:
     return Policy(source, tuple(validators.values()), rules)
 
 
-def load_policy(path: str) -> Policy:
-    """Read and parse a policy file."""
+def load_policy(path: str, name: str | None = None) -> Policy:
+    """Read and parse a policy file; errors call it ``name`` (default: ``path``)."""
+    shown = name if name is not None else path
     try:
-        return parse_policy(read_text(path), path)
+        text = read_text(path)
+    except InputError as err:  # cannot read: name it as the user did
+        raise PolicyError(err.message.replace(path, shown), hint=err.hint) from None
+    try:
+        return parse_policy(text, shown)
     except PolicyError:
         raise
     except InputError as err:  # YAML problems already name the file and line

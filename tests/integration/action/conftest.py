@@ -11,6 +11,7 @@ import pytest
 
 from signer.testing.runner import ActionRun, action_venv_python, github_job, run_job_action
 from signer.testing.stack import Stack
+from tests.integration.gate.conftest import fixture_repo  # noqa: F401 (the gate's repository)
 from tests.sigstore_fixtures import sigstore_stack  # noqa: F401
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -30,8 +31,10 @@ class ActionHarness:
     def run(self, inputs: Mapping[str, str], *, id_token: bool = True,
             repository: str = STACK_REPOSITORY,
             extra_env: Mapping[str, str] | None = None,
-            runner_os: str = "Linux", runner_arch: str = "X64") -> ActionRun:
-        """Run the action; ``id_token`` False withholds the ``id-token: write`` variables.
+            runner_os: str = "Linux", runner_arch: str = "X64",
+            checkout: Callable[[Path], None] | None = None) -> ActionRun:
+        """Run the action; ``id_token`` False withholds the ``id-token: write`` variables;
+        ``checkout`` fills the job's workspace first (as actions/checkout would).
 
         entrypoint.py runs with the interpreter of the venv the action's own install
         step made (``.ci/action-venv.sh``), as on a runner.
@@ -42,6 +45,8 @@ class ActionHarness:
                          github_token=GITHUB_TOKEN,
                          id_token_endpoint=endpoint if id_token else None,
                          extra_env=extra_env)
+        if checkout is not None:
+            checkout(job.workspace)
         return run_job_action(job, inputs, runner_os=runner_os, runner_arch=runner_arch)
 
     def stack_inputs(self) -> dict[str, str]:

@@ -153,3 +153,11 @@ def test_selftest_covers_every_supported_runner_and_cleans_up() -> None:
     assert set(cleanup["needs"]) == {"sign-and-verify", "no-id-token", "wrong-identity"}
     assert cleanup["if"].startswith("always()")
     assert cleanup["permissions"] == {"packages": "write"}
+
+
+def test_every_output_is_written_on_every_run() -> None:
+    """signer.action.report writes each output of action.yml (empty when a mode has no
+    value for it), so that no output is left unset by some mode."""
+    from signer.action.report import OUTPUTS
+
+    assert sorted(OUTPUTS) == sorted(ACTION["outputs"])
