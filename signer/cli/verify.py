@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from signer.fetch import ImageVerification, VerifyOptions
+    from signer.keys import PublicKey
     from signer.reference import Reference
+    from signer.trust import CertificateAuthority, TrustedRoot
     from signer.verify.verifier import VerificationPolicy
 
 TLOG_WARNING = ("**Warning** Skipping tlog verification is an insecure practice that lacks "
@@ -170,7 +172,7 @@ def _read_annotations(values: list[str]) -> dict[str, str]:
     return result
 
 
-def _load_key(path: str) -> Any:
+def _load_key(path: str) -> PublicKey:
     """A PEM public key, or the public key of a PEM certificate."""
     from signer.certificates import load_verification_key
     from signer.localfile import read_local_file
@@ -233,7 +235,7 @@ def build_policy(args: argparse.Namespace) -> VerificationPolicy:
     )
 
 
-def load_trust(args: argparse.Namespace) -> Any:
+def load_trust(args: argparse.Namespace) -> TrustedRoot:
     """The trusted root with cosign's legacy overrides applied (environment and flags)."""
     from signer.cli.trust_source import trusted_root
     from signer.trust import LegacyTrustOptions, apply_legacy_overrides
@@ -251,7 +253,7 @@ def load_trust(args: argparse.Namespace) -> Any:
     return trust
 
 
-def timestamp_authorities_from_file(path: str) -> Any:
+def timestamp_authorities_from_file(path: str) -> tuple[CertificateAuthority, ...]:
     """A TSA from a PEM chain file (leaf first, root last), as cosign's
     ``--timestamp-certificate-chain`` / ``SIGSTORE_TSA_CERTIFICATE_FILE``."""
     from signer.errors import TrustError

@@ -14,7 +14,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from signer.trust import TrustedRoot
 
 _MAX_BUNDLE_BYTES = 16 * 1024 * 1024
 #: flag suffix -> the extension's readable name (as cosign prints it)
@@ -115,7 +119,7 @@ def _usage_checks(args: argparse.Namespace) -> None:
                          "required for verification in keyless mode")
 
 
-def _file_chunks(path: str) -> Any:
+def _file_chunks(path: str) -> Callable[[], Iterator[bytes]]:
     """A re-readable chunk stream of ``path`` (large files are hashed piecewise)."""
     from signer.errors import InputError
 
@@ -125,7 +129,7 @@ def _file_chunks(path: str) -> Any:
     except OSError as exc:
         raise InputError(f"cannot read artifact {path}: {exc.strerror}") from None
 
-    def chunks() -> Any:
+    def chunks() -> Iterator[bytes]:
         try:
             with open(path, "rb") as handle:
                 while block := handle.read(1 << 20):
@@ -136,7 +140,7 @@ def _file_chunks(path: str) -> Any:
     return chunks
 
 
-def _load_trust(args: argparse.Namespace) -> Any:
+def _load_trust(args: argparse.Namespace) -> TrustedRoot:
     from signer import trust
     from signer.cli.trust_source import trusted_root
 
