@@ -14,10 +14,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from signer.trust import TrustedRoot
 
 _MAX_BUNDLE_BYTES = 16 * 1024 * 1024
