@@ -297,3 +297,26 @@ def test_a_link_out_of_the_workspace_is_not_read(action: ActionHarness,
         "::warning title=signer gate,file=deploy/link.yaml::skipped deploy/link.yaml: links "
         f"outside {run_workspace(run)}; not read"]
     assert list(rows_of(run)) == ["registry.k8s.io/pause:3.9"]
+
+
+def test_hostile_text_in_a_pull_request_is_shown_not_obeyed(
+        action: ActionHarness, fixture_repo: FixtureRepo) -> None:
+    """A changed file's image string that holds line breaks and workflow commands: the
+    annotation on its line, the log, the summary and the outputs show it escaped; no
+    line of the log is a command it smuggled in."""
+    repo = fixture_repo
+    compose = ('services:\n  a:\n    image: "evil.example/x:1\\r\\n::stop-commands::tok'
+               '\\u2028::add-mask::hidden\\x1b[2J"\n')
+    run = action.run(gate_inputs(repo), checkout=checkout(
+        repo, whole=False, files={"compose.yaml": compose}))
+    assert run.exit_code == 1, run.log
+    lines = run.raw_log.splitlines()
+    assert not any(line.startswith(("::stop-commands", "::add-mask::hidden")) for line in lines)
+    assert not any("\x1b" in line or "\u2028" in line for line in lines)
+    [error] = annotations(run, "error")
+    assert error.startswith("::error title=signer gate,file=compose.yaml,line=3::")
+    assert "\\r\\n::stop-commands::tok\\u2028::add-mask::hidden\\x1b[2J" in error
+    assert "\r" not in run.summary and "\u2028" not in run.summary and "\x1b" not in run.summary
+    [row] = json.loads(run.outputs["results"])
+    assert row["result"] == "fail" and row["image"].startswith("evil.example/x:1\r\n")
+    assert "hidden" not in run.masks
