@@ -31,7 +31,8 @@ def _git(args: list[str], cwd: str, option: str) -> str:
 
 def changed_files(ref: str, cwd: str = ".", option: str = "--changed-from") -> set[str]:
     """Resolved paths of the files added or changed since ``ref``'s merge base with
-    HEAD, including uncommitted changes (deleted files are left out).
+    HEAD, including uncommitted changes and new files not yet added (deleted and ignored
+    files are left out).
 
     ``option`` names the flag or input the ref came from in error messages. Raises
     :class:`~signer.errors.UsageError` for a ref that git would read as an option and
@@ -42,4 +43,7 @@ def changed_files(ref: str, cwd: str = ".", option: str = "--changed-from") -> s
     top = _git(["rev-parse", "--show-toplevel"], cwd, option).strip()
     base = _git(["merge-base", ref, "HEAD"], cwd, option).strip()
     names = _git(["diff", "--name-only", "-z", "--diff-filter=d", base, "--"], top, option)
+    # new files not yet added are changes too (git diff does not list them)
+    names += "\0" + _git(["ls-files", "--others", "--exclude-standard", "-z", "--"], top,
+                         option)
     return {os.path.realpath(os.path.join(top, name)) for name in names.split("\0") if name}
