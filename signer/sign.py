@@ -45,7 +45,7 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from signer.errors import Error, InputError, SigningError, UsageError
 from signer.keys import PrivateKey
@@ -55,6 +55,9 @@ from signer.signing.identity import SignerIdentity
 from signer.signing.store import RegistryStore
 from signer.signing_config import SigningConfig
 from signer.trust import TrustedRoot
+
+if TYPE_CHECKING:
+    from signer.attest import Attestation
 
 #: ``--signature-format`` values: what a sign run writes
 SIGNATURE_FORMATS = ("both", "bundle", "legacy")
@@ -82,6 +85,8 @@ class SignOptions:
     settle_seconds: float = 0.05  # least wait before re-checking a written .sig
     service_attempts: int = 3  # Fulcio/Rekor tries on transient failures
     service_backoff: float = 0.5
+    #: attest instead of sign: the bundle holds this in-toto statement (signer.attest)
+    attestation: Attestation | None = None
 
 
 @dataclass
@@ -206,6 +211,10 @@ def _validate(options: SignOptions) -> None:
     for name in options.annotations:
         if not name:
             raise UsageError("annotation keys must not be empty")
+    if options.attestation is not None and options.signature_format != "bundle":
+        raise UsageError("attestations are stored as Sigstore bundle referrers only",
+                         hint="use --signature-format bundle; cosign v2's .att image is "
+                              "not written")
 
 
 def _platform(entry: Mapping[str, Any]) -> str | None:
@@ -377,14 +386,16 @@ def _sign_legacy(store: RegistryStore, target: _Target, identity: SignerIdentity
 
 def _sign_bundle(store: RegistryStore, target: _Target, identity: SignerIdentity,
                  options: SignOptions, trust: TrustedRoot, services: Any,
-                 result: SignResult | None) -> SignResult:
-    """The cosign v3 bundle referrer of one manifest, added to ``result`` if given."""
+                 result: SignResult | None, predicate: Any = None) -> SignResult:
+    """The cosign v3 bundle referrer of one manifest, added to ``result`` if given;
+    with ``options.attestation``, the attestation of ``predicate`` instead."""
     import datetime
 
-    from signer.formats.bundle_write import COSIGN_SIGN_PREDICATE_TYPE
+    from signer.formats.attestation import Subject as StatementSubject
+    from signer.formats.bundle_write import COSIGN_SIGN_PREDICATE_TYPE, image_statement
     from signer.formats.referrer import Subject, created_annotation
     from signer.http import display_url
-    from signer.signing.bundles import sign_image_bundle
+    from signer.signing.bundles import sign_statement_bundle
     from signer.signing.referrer_publish import publish_bundle_referrer
 
     digest = target.ref.digest
@@ -398,14 +409,22 @@ def _sign_bundle(store: RegistryStore, target: _Target, identity: SignerIdentity
                                  hint="check the repository and digest")
     subject = Subject(head.media_type, head.size, digest)
     registry_seconds = time.perf_counter() - registry_started
-    signed = sign_image_bundle(identity, digest, options.annotations, services, trust)
+    attestation = options.attestation
+    if attestation is None:
+        statement = image_statement(digest, options.annotations)
+        predicate_type = COSIGN_SIGN_PREDICATE_TYPE
+    else:
+        statement = attestation.statement(
+            StatementSubject(target.ref.repository_name, digest), predicate)
+        predicate_type = attestation.predicate_type
+    signed = sign_statement_bundle(identity, statement, digest, services, trust)
     repository = _signature_repository(options, target.ref)
     registry_started = time.perf_counter()
     entry_url = display_url(signed.entry_urls[0]) if signed.entry_urls else None
     try:
         published = publish_bundle_referrer(
             store, repository, subject, signed.data,
-            predicate_type=COSIGN_SIGN_PREDICATE_TYPE,
+            predicate_type=predicate_type,
             created=created_annotation(datetime.datetime.now(datetime.timezone.utc)),
             attempts=options.publish_attempts, settle_seconds=options.settle_seconds)
     except Error as error:
@@ -439,12 +458,13 @@ def _sign_bundle(store: RegistryStore, target: _Target, identity: SignerIdentity
 
 def _sign_one(store: RegistryStore, target: _Target, identity: SignerIdentity,
               options: SignOptions, trust: TrustedRoot, rekor: Any,
-              services: Any) -> SignResult:
+              services: Any, predicate: Any = None) -> SignResult:
     result = None
     if options.signature_format in ("both", "legacy"):
         result = _sign_legacy(store, target, identity, options, trust, rekor)
     if options.signature_format in ("both", "bundle"):
-        result = _sign_bundle(store, target, identity, options, trust, services, result)
+        result = _sign_bundle(store, target, identity, options, trust, services, result,
+                              predicate)
     assert result is not None
     return result
 
@@ -494,10 +514,13 @@ def sign_images(store: RegistryStore, references: Sequence[str | Reference],
                             attempts=options.service_attempts,
                             backoff=options.service_backoff) \
             if legacy and plan.legacy_rekor_url else None
+        # one predicate for every image (provenance describes the run, not the image)
+        predicate = (options.attestation.predicate_for(identity)
+                     if options.attestation is not None else None)
         workers = max(1, min(options.max_workers, len(targets)))
         with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = [pool.submit(_sign_one, store, target, identity, options, trust, rekor,
-                                   services)
+                                   services, predicate)
                        for target in targets]
             outcomes: list[SignResult | Error] = []
             for future in futures:
@@ -523,13 +546,15 @@ def sign_images(store: RegistryStore, references: Sequence[str | Reference],
     return results
 
 
-def sign_blob(sha256: bytes, options: SignOptions | None = None) -> Any:
+def sign_blob(sha256: bytes, options: SignOptions | None = None, name: str = "") -> Any:
     """A messageSignature bundle v0.3 for a file whose SHA-256 is ``sha256``, as
-    ``cosign sign-blob --bundle`` (v3) and ``sigstore sign`` write it; returns the
+    ``cosign sign-blob --bundle`` (v3) and ``sigstore sign`` write it; with
+    ``options.attestation`` a DSSE bundle of the attestation whose subject is the file
+    (``name`` and ``sha256``), as ``cosign attest-blob``. Returns the
     :class:`signer.signing.bundles.SignedBundle` (verified offline already)."""
     options = options or SignOptions()
     _validate(options)
-    from signer.signing.bundles import BundleServices, sign_blob_bundle
+    from signer.signing.bundles import BundleServices, sign_blob_bundle, sign_statement_bundle
     from signer.trust import load_default
 
     trust = options.trusted_root or load_default()
@@ -539,7 +564,16 @@ def sign_blob(sha256: bytes, options: SignOptions | None = None) -> Any:
                               backoff=options.service_backoff)
     try:
         identity = _signer_identity(options, trust, plan.fulcio_url)
-        signed = sign_blob_bundle(identity, sha256, services, trust)
+        attestation = options.attestation
+        if attestation is None:
+            signed = sign_blob_bundle(identity, sha256, services, trust)
+        else:
+            from signer.formats.attestation import Subject
+
+            digest = f"sha256:{sha256.hex()}"
+            statement = attestation.statement(Subject(name, digest),
+                                              attestation.predicate_for(identity))
+            signed = sign_statement_bundle(identity, statement, digest, services, trust)
     finally:
         services.close()
     for name, seconds in identity.timings.items():

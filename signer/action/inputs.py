@@ -91,6 +91,8 @@ class Inputs:
     #: an OIDC token to sign with instead of the job's (the identity-token input)
     identity_token: str | None = field(default=None, repr=False)  # a secret
     show_summary: bool = True
+    #: sign mode: "provenance" also attests SLSA build provenance of the run
+    attest: str | None = None
     #: verify-attestation mode: the predicate type URI required
     predicate_type: str | None = None
     #: gate mode: the policy file, the paths searched and the base ref
@@ -210,6 +212,12 @@ def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProble
     signature_repository = attempt(lambda: _check_signature_repository(
         input_value(env, "signature-repository")), None)
     show_summary = attempt(lambda: parse_bool(env, "show-summary", True), True)
+    attest = input_value(env, "attest").lower() or None
+    if attest not in (None, "provenance"):
+        problems.append(InputProblem("attest", f"expected provenance (or nothing), got "
+                                     f"{attest!r}"))
+    elif attest and mode != "sign":
+        problems.append(InputProblem("attest", "only used in sign mode"))
 
     annotations = attempt(lambda: parse_annotations(env.get("INPUT_ANNOTATIONS", "")), ())
     recursive = attempt(lambda: parse_bool(env, "recursive", False), False)
@@ -263,7 +271,7 @@ def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProble
         insecure_registries=insecure,
         registry_ca_bundle=ca_bundle, github_token=env.get("INPUT_GITHUB_TOKEN") or None,
         signature_repository=signature_repository, identity_token=identity_token,
-        show_summary=show_summary, predicate_type=predicate_type, gate=gate,
+        show_summary=show_summary, attest=attest, predicate_type=predicate_type, gate=gate,
     ), []
 
 

@@ -27,7 +27,8 @@ PUBLIC_SEARCH_URL = "https://search.sigstore.dev"
 
 
 #: every output of action.yml (each is written on every run)
-OUTPUTS = ("digest", "signature-ref", "bundle-path", "rekor-log-index", "rekor-entry-url",
+OUTPUTS = ("digest", "signature-ref", "bundle-path", "attestation-ref",
+           "attestation-bundle-path", "rekor-log-index", "rekor-entry-url",
            "certificate-identity", "verified", "results", "report")
 
 
@@ -46,6 +47,9 @@ class ImageResult:
     rekor_log_index: int | None = None
     rekor_entry_url: str | None = None
     bundle_path: str | None = None  # the Sigstore bundle written (bundle formats)
+    #: attest: provenance -- the provenance attestation's referrer and bundle file
+    attestation_ref: str | None = None
+    attestation_bundle_path: str | None = None
     signed: bool = False
     verified: bool | None = None
     error: str | None = None
@@ -75,6 +79,7 @@ class ImageResult:
             "verified": bool(self.verified), "signature_refs": refs,
             "certificate_identity": self.identity, "certificate_oidc_issuer": self.issuer,
             "rekor_log_index": self.rekor_log_index, "rekor_entry_url": self.rekor_entry_url,
+            "attestation_ref": self.attestation_ref,
             "error": self.error, "exit_code": self.exit_code,
         }
 
@@ -118,6 +123,8 @@ def render_summary(mode: str, results: Sequence[ImageResult],
             "| | |", "|---|---|",
             f"| Digest | {_code(result.digest)} |",
             f"| Signature | {_code(result.signature_ref)} |",
+            *([f"| Provenance attestation | {_code(result.attestation_ref)} |"]
+              if result.attestation_ref else []),
             f"| Identity | {_cell(result.identity)} |",
             f"| Issuer | {_cell(result.issuer)} |",
             f"| Rekor entry | {link} |",
@@ -162,6 +169,8 @@ def publish(inputs: Inputs | None, mode: str, results: Sequence[ImageResult],
         "digest": first.digest or "",
         "signature-ref": first.signature_ref or "",
         "bundle-path": first.bundle_path or "",
+        "attestation-ref": first.attestation_ref or "",
+        "attestation-bundle-path": first.attestation_bundle_path or "",
         "rekor-log-index": "" if first.rekor_log_index is None else str(first.rekor_log_index),
         "rekor-entry-url": first.rekor_entry_url or "",
         "certificate-identity": first.identity or "",

@@ -28,10 +28,12 @@ from signer.action.report import (
 )
 
 if TYPE_CHECKING:
+    from signer.attest import Attestation
     from signer.errors import Error
     from signer.fetch import VerifyOptions
     from signer.reference import Reference
     from signer.registry.client import RegistryClient
+    from signer.sign import SignOptions
 
 
 class ActionRun:
@@ -85,6 +87,11 @@ class ActionRun:
         pinned = self.resolve(client, targets)
         if self.inputs.mode == "sign" and pinned:
             self.sign(client, pinned)
+            if self.inputs.attest:
+                signed = [(key, ref) for key, ref in pinned
+                          if key in self.results and self.results[key].signed]
+                if signed:
+                    self.attest(client, signed)
             if self.inputs.verify_after_sign:
                 # every manifest signed, including an index's children with `recursive`
                 known = dict(pinned)
@@ -151,25 +158,57 @@ class ActionRun:
                 self.results[key] = ImageResult(image, digest=digest)
         return list(pinned.items())
 
+    def sign_options(self, attestation: Attestation | None = None) -> SignOptions:
+        """How the action signs (and, with ``attestation``, attests)."""
+        from signer.sign import SignOptions
+
+        inputs, material = self.inputs, self.material
+        return SignOptions(
+            key=material.private_key(), identity_token=material.identity_token(),
+            trusted_root=(material.trusted_root() if not inputs.key or inputs.tlog_upload
+                          else None),
+            annotations={} if attestation else dict(inputs.annotations),
+            tlog_upload=inputs.tlog_upload, recursive=inputs.recursive,
+            fulcio_url=inputs.fulcio_url, rekor_url=inputs.rekor_url,
+            signature_format="bundle" if attestation else inputs.signature_format,
+            signature_repository=inputs.signature_repository, attestation=attestation)
+
+    def attest(self, client: RegistryClient, pinned: Sequence[tuple[str, Reference]]) -> None:
+        """Attest SLSA build provenance of this run for every image signed (``attest:
+        provenance``): a bundle referrer each, its bundle written under RUNNER_TEMP."""
+        from signer.attest import Attestation
+        from signer.errors import Error
+        from signer.sign import sign_images
+
+        with self.console.group("Attest build provenance"):
+            try:
+                attested = sign_images(client, [ref for _key, ref in pinned], self.sign_options(
+                    Attestation(provenance=True, environment=self.env)))
+            except Error as error:
+                for key, ref in pinned:
+                    self.fail(key, self.results[key].image if key in self.results else str(ref),
+                              error)
+                return
+            for item in attested:
+                result = self.results.get(item.signed_reference)
+                if result is None or item.bundle is None:
+                    continue
+                result.attestation_ref = item.referrer_ref
+                result.attestation_bundle_path = self._write_bundle(
+                    item.digest, item.bundle, "signer-attestations")
+                self.console.line(f"attested build provenance of {item.signed_reference}: "
+                                  f"{item.referrer_ref}")
+
     def sign(self, client: RegistryClient, pinned: Sequence[tuple[str, Reference]]) -> None:
         """Sign every pinned image with one identity (one token and certificate)."""
         from signer.errors import Error
-        from signer.sign import SignOptions, sign_images
+        from signer.sign import sign_images
 
         inputs = self.inputs
         with self.console.group("Sign"):
             try:
-                material = self.material
-                options = SignOptions(
-                    key=material.private_key(), identity_token=material.identity_token(),
-                    trusted_root=(material.trusted_root() if not inputs.key or inputs.tlog_upload
-                                  else None),
-                    annotations=dict(inputs.annotations),
-                    tlog_upload=inputs.tlog_upload, recursive=inputs.recursive,
-                    fulcio_url=inputs.fulcio_url, rekor_url=inputs.rekor_url,
-                    signature_format=inputs.signature_format,
-                    signature_repository=inputs.signature_repository)
-                signed = sign_images(client, [ref for _key, ref in pinned], options)
+                signed = sign_images(client, [ref for _key, ref in pinned],
+                                     self.sign_options())
             except Error as error:
                 for key, ref in pinned:
                     self.fail(key, self.results[key].image if key in self.results else str(ref),
@@ -268,12 +307,12 @@ class ActionRun:
                                   f"of {predicate_type}"
                                   + (f", signed by {result.identity}" if result.identity else ""))
 
-    def _write_bundle(self, digest: str, bundle: bytes) -> str:
-        """Write a signed image's bundle under ``RUNNER_TEMP``; return its path."""
+    def _write_bundle(self, digest: str, bundle: bytes, folder: str = "signer-bundles") -> str:
+        """Write a signed image's bundle under ``RUNNER_TEMP/folder``; return its path."""
         import tempfile
         from pathlib import Path
 
-        directory = Path(self.env.get("RUNNER_TEMP") or tempfile.gettempdir()) / "signer-bundles"
+        directory = Path(self.env.get("RUNNER_TEMP") or tempfile.gettempdir()) / folder
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{digest.replace(':', '-')}.sigstore.json"
         path.write_bytes(bundle)

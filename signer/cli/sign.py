@@ -17,7 +17,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from signer.attest import Attestation
 
 
 def _bool(text: str) -> bool:
@@ -98,10 +101,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="annotation in the .sig payload's 'optional' section and the bundle "
                              "statement's subject annotations "
                              "(repeatable)")
+    add_storage_arguments(parser, "sign", "signatures")
+
+
+def add_storage_arguments(parser: argparse.ArgumentParser, verb: str, what: str) -> None:
+    """Which manifests, where the results go, and how they are reported (shared with
+    ``attest``)."""
     parser.add_argument("--recursive", "-r", action="store_true",
-                        help="for an index, also sign every manifest it lists")
+                        help=f"for an index, also {verb} every manifest it lists")
     parser.add_argument("--signature-repository", metavar="REPOSITORY",
-                        help="store signatures in this repository (default: "
+                        help=f"store {what} in this repository (default: "
                         "COSIGN_REPOSITORY, else the image's)")
     parser.add_argument("--output", "-o", choices=("text", "json"), default="text",
                         help="text (default): a summary per image on stderr; json: also a "
@@ -128,9 +137,9 @@ def read_key_password() -> bytes:
     return getpass.getpass("Enter password for private key: ").encode()
 
 
-def _summary(result: Any) -> list[str]:
+def _summary(result: Any, verb: str = "Signed") -> list[str]:
     what = result.signed_reference + (f" ({result.platform})" if result.platform else "")
-    lines = [f"Signed {what}" if result.added else
+    lines = [f"{verb} {what}" if result.added else
              f"Already signed {what}: identical signature present, nothing added"]
     if "legacy" in result.formats:
         lines.append(f"  signature: {result.signature_ref}")
@@ -179,6 +188,13 @@ def write_bundle_file(path: str, bundle: bytes) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Sign every IMAGE and report."""
+    return sign_and_report(args, _signature_format(args))
+
+
+def sign_and_report(args: argparse.Namespace, signature_format: str,
+                    attestation: Attestation | None = None) -> int:
+    """Sign (or, with ``attestation``, attest) every IMAGE in ``signature_format`` and
+    report; ``args`` holds the flags of :func:`add_arguments`."""
     import json
 
     from signer.cli.trust_source import trusted_root
@@ -193,7 +209,6 @@ def run(args: argparse.Namespace) -> int:
             and args.identity_token.count(".") == 2:
         write_lines(sys.stderr, ["Warning: a token on the command line is visible to other "
                                  "processes; prefer --identity-token @FILE or SIGSTORE_ID_TOKEN"])
-    signature_format = _signature_format(args)
     images = [part.strip() for value in args.images for part in value.split(",")
               if part.strip()]
     if args.bundle and (len(images) != 1 or args.recursive or signature_format == "legacy"):
@@ -220,6 +235,7 @@ def run(args: argparse.Namespace) -> int:
         signature_repository=(args.signature_repository
                               or os.environ.get("COSIGN_REPOSITORY") or None),
         ca_bundle=args.ca_bundle,
+        attestation=attestation,
     )
     with RegistryClient(insecure=tuple(args.insecure_registry),
                         ca_bundle=args.ca_bundle) as client:
@@ -229,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
         assert bundle is not None
         write_bundle_file(args.bundle, bundle)
     for result in results:
-        write_lines(sys.stderr, _summary(result))
+        write_lines(sys.stderr, _summary(result, "Attested" if attestation else "Signed"))
     if args.output == "json":  # ASCII-only JSON: every control and non-ASCII escaped
         sys.stdout.write(json.dumps([r.to_json() for r in results], indent=2) + "\n")
     return 0

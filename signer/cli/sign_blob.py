@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="accepted for cosign compatibility (never prompts)")
 
 
-def _file_sha256(path: str) -> bytes:
+def file_sha256(path: str) -> bytes:
+    """SHA-256 of the file at ``path``, read in pieces (InputError if unreadable)."""
     import hashlib
 
     from signer.errors import InputError
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from signer.sign import SignOptions, sign_blob
     from signer.signing_config import SigningConfig
 
-    sha256 = _file_sha256(args.file)
+    sha256 = file_sha256(args.file)
     key = load_private_key(args.key, read_key_password) if args.key else None
     options = SignOptions(
         key=key,
@@ -77,5 +78,7 @@ def run(args: argparse.Namespace) -> int:
     signed = sign_blob(sha256, options)
     write_bundle_file(args.bundle, signed.data)
     index = f" (tlog entry index {signed.log_index})" if signed.log_index is not None else ""
-    sys.stderr.write(f"Wrote bundle to {args.bundle}{index}\n")
+    from signer.output import write_lines
+
+    write_lines(sys.stderr, [f"Wrote bundle to {args.bundle}{index}"])
     return 0

@@ -166,9 +166,16 @@ def _finish(identity: SignerIdentity, services: BundleServices, trust: TrustedRo
 def sign_image_bundle(identity: SignerIdentity, digest: str, annotations: Mapping[str, str],
                       services: BundleServices, trust: TrustedRoot) -> SignedBundle:
     """A DSSE bundle over the image statement of ``digest`` (``sha256:<hex>``)."""
+    return sign_statement_bundle(identity, image_statement(digest, annotations), digest,
+                                 services, trust)
+
+
+def sign_statement_bundle(identity: SignerIdentity, statement: bytes, digest: str,
+                          services: BundleServices, trust: TrustedRoot) -> SignedBundle:
+    """A DSSE bundle over an in-toto ``statement`` one of whose subjects is ``digest``
+    (``sha256:<hex>``): an image signature, or an attestation of an image or a file."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    statement = image_statement(digest, annotations)
     message = pae(IN_TOTO_PAYLOAD_TYPE, statement)
     signature = sign_payload(identity.key, message)
     envelope = dsse_envelope(statement, signature)

@@ -9,8 +9,10 @@ token's issuer.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -30,6 +32,9 @@ class SignerIdentity:
     identity: str | None = None  # certificate SAN
     issuer: str | None = None  # OIDC issuer (Fulcio extension 1.8 / 1.1)
     timings: dict[str, float] = field(default_factory=dict, compare=False)
+    #: the claims of the OIDC token the certificate was issued for (keyless); build
+    #: provenance names the run from them
+    token_claims: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def verifier_pem(self) -> bytes:
@@ -94,4 +99,5 @@ def keyless_identity(token: IdentityToken, fulcio: FulcioClient,
     identity, issuer = check_signing_certificate(certificate, key, token, trust)
     checked = time.perf_counter()
     return SignerIdentity(key, certificate, identity, issuer, timings={
-        "fulcio": issued - keygen, "crypto": (keygen - started) + (checked - issued)})
+        "fulcio": issued - keygen, "crypto": (keygen - started) + (checked - issued)},
+        token_claims=token.claims)

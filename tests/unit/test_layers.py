@@ -45,6 +45,7 @@ LAYERS: dict[str, int] = {
     "fetch": 4,
     "referrers": 4,
     "attestations": 4,
+    "attest": 4,
     "gating": 4,
     "cli": 5,
     "output": 5,

@@ -10,13 +10,23 @@ inputs that do not belong to the mode.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from signer.formats.attestation import SLSA_PROVENANCE_V1, SPDX, Subject, attestation_statement
 from signer.reference import Reference
 from signer.registry.client import RegistryClient
+from signer.testing.images import write_oci_layout
 from signer.testing.registry import LocalRegistry
 from tests.integration.action.conftest import GITHUB_TOKEN, ActionHarness, assert_no_secrets
+from tests.integration.action.test_action_identity import token_claims
+from tests.integration.attest.test_attest import _sigstore_python_verifies
+from tests.integration.attest.test_provenance_runner import (
+    RUN,
+    RUNNER_ENV,
+    assert_provenance_of_run,
+)
 from tests.integration.attest.test_verify_attestation import _provenance, _sign
 from tests.integration.bundle.test_referrers import _attach
 from tests.integration.verify.conftest import push_plain_image
@@ -92,3 +102,34 @@ def test_inputs_that_do_not_belong_to_the_mode_are_refused(
     assert "only used in verify-attestation mode" in in_sign_mode.log
     with_key = action.run({"mode": "verify-attestation", "images": image, "key": "cosign.key"})
     assert with_key.exit_code == 2
+
+
+def test_sign_mode_attests_build_provenance(action: ActionHarness, registry: LocalRegistry,
+                                            tmp_path: Path) -> None:
+    """``attest: provenance`` in an emulated job whose token carries the run's claims:
+    the provenance names that run field by field, sigstore-python verifies the bundle
+    offline, and verify-attestation mode finds the referrer."""
+    stack = action.stack
+    image = write_oci_layout(tmp_path / "layout", seed="action-provenance", tag="v1")
+    repo = f"{registry.host}/action-attest/provenance"
+    with token_claims(stack, RUN):
+        run = action.run({"push-from": str(image.path), "images": f"{repo}:v1",
+                          "attest": "provenance", "signature-format": "bundle",
+                          **action.stack_inputs()}, extra_env=RUNNER_ENV)
+    assert run.succeeded, run.log
+    assert run.outputs["attestation-ref"].startswith(f"{repo}@sha256:")
+    assert run.outputs["attestation-ref"] != run.outputs["signature-ref"]
+    bundle = Path(run.outputs["attestation-bundle-path"]).read_bytes()
+    statement = _sigstore_python_verifies(stack, bundle,
+                                          f"https://github.com/{RUN['job_workflow_ref']}")
+    assert statement["subject"][0]["digest"] == {"sha256": str(image.digest).split(":")[1]}
+    # the emulated job's GITHUB_SERVER_URL
+    assert_provenance_of_run(statement["predicate"], "https://github.com")
+    assert "| Provenance attestation |" in run.summary
+    checked = action.run({"mode": "verify-attestation", "images": f"{repo}:v1",
+                          "trusted-root": str(stack.trusted_root_path),
+                          "certificate-oidc-issuer": stack.oidc_issuer_url,
+                          "source-ref": RUN["ref"]})
+    assert checked.succeeded, checked.log
+    assert checked.outputs["signature-ref"] == run.outputs["attestation-ref"]
+    assert_no_secrets(run, [GITHUB_TOKEN, stack.token_request_token])

@@ -28,7 +28,8 @@ from tests.integration.action.conftest import (
 
 pytestmark = pytest.mark.slow
 
-OUTPUTS = {"digest", "signature-ref", "bundle-path", "rekor-log-index", "rekor-entry-url",
+OUTPUTS = {"digest", "signature-ref", "bundle-path", "attestation-ref",
+           "attestation-bundle-path", "rekor-log-index", "rekor-entry-url",
            "certificate-identity", "verified", "results", "report"}
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,6 +46,27 @@ RUNNER_ENV = {
 }
 
 
+def assert_provenance_of_run(predicate: dict[str, Any], server: str) -> None:
+    """Every field of ``predicate`` names :data:`RUN` on ``server``, as
+    actions/attest-build-provenance would; the SLSA v1 proto accepts it."""
+    validate_slsa_v1(predicate)
+    definition = predicate["buildDefinition"]
+    assert definition["buildType"] == "https://actions.github.io/buildtypes/workflow/v1"
+    assert definition["externalParameters"]["workflow"] == {
+        "ref": RUN["ref"], "repository": f"{server}/{REPOSITORY}",
+        "path": ".github/workflows/release.yml"}
+    assert definition["internalParameters"]["github"] == {
+        "event_name": RUN["event_name"], "repository_id": RUN["repository_id"],
+        "repository_owner_id": RUN["repository_owner_id"],
+        "runner_environment": RUN["runner_environment"]}
+    assert definition["resolvedDependencies"] == [{
+        "uri": f"git+{server}/{REPOSITORY}@{RUN['ref']}", "digest": {"gitCommit": RUN["sha"]}}]
+    assert predicate["runDetails"] == {
+        "builder": {"id": f"{server}/{RUN['job_workflow_ref']}"},
+        "metadata": {"invocationId": f"{server}/{REPOSITORY}/actions/runs/{RUN['run_id']}"
+                                     f"/attempts/{RUN['run_attempt']}"}}
+
+
 @pytest.fixture
 def job(tmp_path: Path, sigstore_stack: Stack) -> Job:  # noqa: F811
     return github_job(tmp_path / "job", repository=REPOSITORY, github_token="ghs_unused",
@@ -61,20 +83,7 @@ def test_provenance_from_the_jobs_token_names_the_emulated_run(
     server = job.env["GITHUB_SERVER_URL"]
     run = WorkflowRun.from_token_claims(token.claims, server)
     predicate = slsa_provenance(run)
-    definition, details = predicate["buildDefinition"], predicate["runDetails"]
-    assert definition["buildType"] == "https://actions.github.io/buildtypes/workflow/v1"
-    assert definition["externalParameters"]["workflow"] == {
-        "ref": "refs/tags/v3.1.0", "repository": f"{server}/{REPOSITORY}",
-        "path": ".github/workflows/release.yml"}
-    assert definition["internalParameters"]["github"] == {
-        "event_name": "release", "repository_id": "654321", "repository_owner_id": "123456",
-        "runner_environment": "self-hosted"}
-    assert definition["resolvedDependencies"] == [{
-        "uri": f"git+{server}/{REPOSITORY}@refs/tags/v3.1.0",
-        "digest": {"gitCommit": RUN["sha"]}}]
-    assert details["builder"]["id"] == f"{server}/{RUN['job_workflow_ref']}"
-    assert details["metadata"]["invocationId"] == (
-        f"{server}/{REPOSITORY}/actions/runs/777000111/attempts/2")
+    assert_provenance_of_run(predicate, server)
     statement = attestation_statement(
         [Subject("ghcr.io/octo-org/app", "sha256:" + "c" * 64)], SLSA_PROVENANCE_V1, predicate)
     validate_v1_statement(statement)
