@@ -18,6 +18,10 @@ from tests.integration.gate.conftest import FixtureRepo
 
 pytestmark = pytest.mark.slow
 
+#: valid signatures one signing leaves: signer signs in both formats by default (a .sig
+#: layer and a bundle referrer), and the gate counts every valid signature
+PER_SIGNING = 2
+
 
 def gate(repo: FixtureRepo, *paths: str, extra: tuple[str, ...] = (),
          cwd: Path | None = None, stack_root: bool = True,
@@ -58,19 +62,19 @@ def test_every_verdict_and_location(fixture_repo: FixtureRepo) -> None:
     assert app["result"] == "pass", app
     assert app["digest"] == repo.digests["app"]
     assert app["rule"]["pattern"].endswith("/gate/app*") and app["validator"] == "keys"
-    assert app["signatures"] == {"alice": 1, "bob": 1}
+    assert app["signatures"] == {"alice": PER_SIGNING, "bob": PER_SIGNING}
     assert places(app) == ["./.github/workflows/ci.yml:10", "./Dockerfile:2",
                            "./deploy/app.yaml:13"]
 
     api = row("api")
-    assert api["result"] == "fail" and api["signatures"] == {"alice": 1, "bob": 0}
+    assert api["result"] == "fail" and api["signatures"] == {"alice": PER_SIGNING, "bob": 0}
     assert "missing required signatures from 'bob'" in api["reason"]
     assert places(api) == ["./deploy/app.yaml:10"]
 
     for entry, line in ((row("web"), "./compose.yaml:3"),
                         (row("web", "digest"), "./deploy/app.yaml:28")):
         assert entry["result"] == "pass", entry
-        assert entry["validator"] == "default" and entry["signatures"] == {"default": 1}
+        assert entry["validator"] == "default" and entry["signatures"] == {"default": PER_SIGNING}
         assert places(entry) == [line]
 
     fork = row("fork")
@@ -104,11 +108,11 @@ def test_every_verdict_and_location(fixture_repo: FixtureRepo) -> None:
     assert places(later) == ["./compose.yaml:9"]
     prov, noprov = row("prov"), row("noprov")
     assert prov["result"] == "pass", prov
-    assert prov["signatures"] == {"default": 1}
+    assert prov["signatures"] == {"default": PER_SIGNING}
     assert prov["attestations"] == [{"predicateType": "https://slsa.dev/provenance/v1",
                                      "trustRoot": "default", "verified": 1, "reason": ""}]
     assert places(prov) == ["./deploy/attested.yaml:8"]
-    assert noprov["result"] == "fail" and noprov["signatures"] == {"default": 1}
+    assert noprov["result"] == "fail" and noprov["signatures"] == {"default": PER_SIGNING}
     assert noprov["attestations"][0]["verified"] == 0
     assert noprov["reason"] == ("no https://slsa.dev/provenance/v1 attestation by trust root "
                                 "'default': no verified attestation of this type")

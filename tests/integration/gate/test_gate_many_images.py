@@ -93,7 +93,8 @@ policy:
     assert len(results) == DISTINCT
     assert all(r.status == "pass" for r in results), [r.reason for r in results]
     assert all(len(r.uses) == 4 for r in results)
-    # per distinct image, not per reference: one tag resolution, one .sig manifest and
-    # one referrers lookup (this registry has no referrers API: the sha256-<hex> tag)
-    assert client.calls == Counter({"resolve": DISTINCT, "manifest": 2 * DISTINCT})
+    # per distinct image, not per reference: one tag resolution, one .sig manifest, one
+    # referrers lookup (this registry has no referrers API: the sha256-<hex> tag index)
+    # and the one bundle referrer it lists (signing writes both formats by default)
+    assert client.calls == Counter({"resolve": DISTINCT, "manifest": 3 * DISTINCT})
     assert len(client.threads) > 1  # evaluated concurrently
