@@ -17,8 +17,7 @@ from urllib.parse import urlsplit
 
 from signer.digest import parse_digest
 from signer.errors import InputError, UsageError
-
-STATEMENT_V1 = "https://in-toto.io/Statement/v1"
+from signer.formats.bundle_write import STATEMENT_TYPE
 
 SLSA_PROVENANCE_V02 = "https://slsa.dev/provenance/v0.2"
 SLSA_PROVENANCE_V1 = "https://slsa.dev/provenance/v1"
@@ -93,7 +92,7 @@ def attestation_statement(subjects: Sequence[Subject], predicate_type: str,
     if not subjects:
         raise InputError("an attestation needs at least one subject")
     statement = {
-        "_type": STATEMENT_V1,
+        "_type": STATEMENT_TYPE,
         "subject": [subject.to_json() for subject in subjects],
         "predicateType": predicate_type,
         "predicate": predicate,
