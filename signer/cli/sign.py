@@ -197,7 +197,7 @@ def sign_and_report(args: argparse.Namespace, signature_format: str,
     report; ``args`` holds the flags of :func:`add_arguments`."""
     import json
 
-    from signer.cli.trust_source import signing_trust
+    from signer.cli.trust_source import trusted_root
     from signer.errors import UsageError
     from signer.keys import load_private_key
     from signer.output import write_lines
@@ -217,11 +217,9 @@ def sign_and_report(args: argparse.Namespace, signature_format: str,
     key = load_private_key(args.key, read_key_password) if args.key else None
     # a key signature without a log entry checks nothing against a trusted root
     needs_trust = args.key is None or args.tlog_upload
-    trust, tuf_config = (signing_trust(
-        args.trusted_root, ca_bundle=args.ca_bundle,
-        services_named=bool(args.signing_config or args.fulcio_url or args.rekor_url))
-        if args.trusted_root or needs_trust else (None, None))
-    config = SigningConfig.from_file(args.signing_config) if args.signing_config else tuf_config
+    trust = (trusted_root(args.trusted_root, ca_bundle=args.ca_bundle)
+             if args.trusted_root or needs_trust else None)
+    config = SigningConfig.from_file(args.signing_config) if args.signing_config else None
     options = SignOptions(
         key=key,
         identity_token=args.identity_token,

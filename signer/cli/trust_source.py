@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from signer.services.tuf.client import TufTrust
-    from signer.signing_config import SigningConfig
     from signer.trust import TrustedRoot
 
 
@@ -40,32 +39,3 @@ def trusted_root(path: str | None, *, offline: bool = False,
     if path:
         return TrustedRoot.from_file(path)
     return tuf_trust(offline=offline, ca_bundle=ca_bundle).trusted_root
-
-
-def signing_trust(path: str | None, *, services_named: bool, ca_bundle: str | None = None
-                  ) -> tuple[TrustedRoot, SigningConfig | None]:
-    """For signing: the trusted root as :func:`trusted_root` finds it and, when it came
-    from a TUF repository other than public good, that repository's signing config.
-
-    A private or staging repository's services go with its trusted root: the embedded
-    public-good signing config would send the identity token to public good's Fulcio.
-    ``services_named``: the command line named the services (``--signing-config``,
-    ``--fulcio-url``, ``--rekor-url``), so none are taken from TUF. Public good keeps
-    the embedded signing config (None is returned for it).
-    """
-    from signer.errors import TrustError
-    from signer.services.tuf.instances import PUBLIC_GOOD_MIRROR
-    from signer.signing_config import SigningConfig
-    from signer.trust import TrustedRoot
-
-    if path:
-        return TrustedRoot.from_file(path), None
-    tuf = tuf_trust(ca_bundle=ca_bundle)
-    if services_named or tuf.mirror == PUBLIC_GOOD_MIRROR:
-        return tuf.trusted_root, None
-    if tuf.signing_config is None:
-        raise TrustError(f"the TUF repository {tuf.mirror} publishes no signing config, "
-                         "so signer cannot tell which Fulcio and Rekor go with its trust",
-                         hint="pass --signing-config FILE, or --fulcio-url and --rekor-url")
-    return tuf.trusted_root, SigningConfig.from_bytes(
-        tuf.signing_config, source=f"signing config of the TUF repository {tuf.mirror}")

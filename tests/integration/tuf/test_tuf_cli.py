@@ -94,33 +94,3 @@ def test_verify_blob_offline_flag_forms(flag: list[str], code: int, tmp_path: Pa
     assert main([*ARGV[:-1], *flag]) == code
     err = capsys.readouterr().err
     assert ("Verified OK" in err) == (code == 0), err
-
-
-def test_signing_through_a_private_repository_without_a_signing_config_is_refused(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    """The embedded public-good services do not go with another repository's trust:
-    without a signing config there, signing asks for the services instead of guessing."""
-    from signer.testing.tuf_repo import TufRepository, TufServer
-
-    repo = TufRepository(tmp_path / "repo")
-    repo.publish_targets({"trusted_root.json": (TRUST / "public-good-trusted_root.json")
-                          .read_bytes()})
-    server = TufServer(repo.directory)
-    server.start()
-    url = server.url
-    try:
-        monkeypatch.setenv("TUF_ROOT", str(tmp_path / "cache"))
-        assert main(["initialize", "--mirror", url, "--root",
-                     str(repo.root_path)]) == 0
-        capsys.readouterr()
-        artifact = tmp_path / "artifact"
-        artifact.write_text("x")
-        monkeypatch.setenv("SIGSTORE_ID_TOKEN", "not.used.here")
-        assert main(["sign-blob", "--bundle", str(tmp_path / "b.json"), str(artifact)]) == 1
-    finally:
-        server.stop()
-    [line, hint] = capsys.readouterr().err.strip().splitlines()
-    assert line == (f"Error: the TUF repository {url} publishes no signing config, "
-                    "so signer cannot tell which Fulcio and Rekor go with its trust")
-    assert "--signing-config" in hint

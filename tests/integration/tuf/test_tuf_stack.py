@@ -116,30 +116,3 @@ def test_verify_without_initialize_names_the_public_good_repository_it_cannot_re
     [line, hint] = result.stderr.strip().splitlines()
     assert line.startswith("Error: ") and "tuf-repo-cdn.sigstore.dev" in line
     assert "--offline" in hint
-
-
-def test_sign_without_service_flags_uses_the_private_repository_s_signing_config(
-        stack: Stack, registry: LocalRegistry, registry_client: RegistryClient,  # noqa: F811
-        tmp_path: Path) -> None:
-    """After 'signer initialize' names a private repository, sign and sign-blob take
-    Fulcio and Rekor from that repository's signing config, not the embedded public-good
-    one (which sent the identity token to fulcio.sigstore.dev)."""
-    env = {"TUF_ROOT": str(tmp_path / "tuf-cache")}
-    assert run_cli(["initialize", "--mirror", stack.tuf_url, "--root",
-                    str(stack.tuf_root_path)], env).returncode == 0
-    artifact = tmp_path / "artifact.txt"
-    artifact.write_text("signed through the private repository's services\n")
-    bundle = tmp_path / "artifact.sigstore.json"
-    signed = run_cli(["sign-blob", "--bundle", str(bundle), str(artifact)],
-                     {**env, "SIGSTORE_ID_TOKEN": stack.issue_token()})
-    assert signed.returncode == 0, signed.stderr
-    assert "sigstore.dev" not in signed.stderr
-    verified = run_cli(["verify-blob", "--bundle", str(bundle), "--certificate-identity",
-                        stack.default_identity, "--certificate-oidc-issuer",
-                        stack.oidc_issuer_url, str(artifact)], env)
-    assert verified.returncode == 0, verified.stderr
-    image = push_plain_image(registry, registry_client, "tuf/signing-config")
-    pushed = run_cli(["sign", "--insecure-registry", registry.host, "--yes", str(image)],
-                     {**env, "SIGSTORE_ID_TOKEN": stack.issue_token()})
-    assert pushed.returncode == 0, pushed.stderr
-    assert _verify(stack, image, env).returncode == 0
