@@ -91,11 +91,10 @@ class SigningConfig:
     @classmethod
     def from_file(cls, path: str | Path) -> SigningConfig:
         """Read and parse a signing config file."""
-        try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            raise TrustError(f"cannot read signing config {path}: {exc.strerror}",
-                             hint="pass an existing signing_config.v0.2.json") from None
+        from signer.localfile import read_local_file
+
+        data = read_local_file(path, "signing config", error=TrustError,
+                               hint="pass an existing signing_config.v0.2.json")
         return cls.from_bytes(data, source=str(path))
 
     def fulcio(self, at: datetime | None = None) -> Service | None:

@@ -129,3 +129,31 @@ def test_action_inputs_naming_dev_zero(action: ActionHarness, name: str) -> None
     errors = [line for line in log.splitlines() if line.startswith("::error")]
     assert errors and all("/dev/zero" in line and "limit" in line for line in errors), log
     assert outputs["verified"] == "false"
+
+
+@pytest.mark.parametrize("source", ["/dev/zero", "huge"])
+@pytest.mark.parametrize("argv", [
+    ["sign", "--signing-config", "{}", "--trusted-root", "{trust}", "--identity-token",
+     "a.b.c", DIGEST_REF],
+    ["sign-blob", "--signing-config", "{}", "--trusted-root", "{trust}", "--bundle",
+     "{out}", "{artifact}"],
+    ["sign", "--key", "{}", DIGEST_REF],
+    ["sign", "--identity-token", "@{}", "--trusted-root", "{trust}", DIGEST_REF],
+    ["verify-blob", "--bundle", "{}", *KEYLESS, "--trusted-root", "{trust}", "{artifact}"],
+    ["verify-blob", "--bundle", "{bundle}", "--key", "{}", "--trusted-root", "{trust}",
+     "{artifact}"],
+], ids=["signing-config", "sign-blob-signing-config", "sign-key", "identity-token-file",
+        "verify-blob-bundle", "verify-blob-key"])
+def test_signing_and_blob_flags_naming_endless_or_huge_files(
+        argv: list[str], source: str, huge_file: Path, tmp_path: Path) -> None:
+    from tests.corpus import BUNDLES, TRUST
+
+    path = str(huge_file) if source == "huge" else source
+    artifact = tmp_path / "artifact"
+    artifact.write_text("x")
+    values = {"trust": str(TRUST / "public-good-trusted_root.json"), "artifact": str(artifact),
+              "out": str(tmp_path / "out.json"),
+              "bundle": str(BUNDLES / "sc-happy-path-v0.3" / "bundle.json")}
+    result = _cli([arg.replace("{}", path).format(**values) for arg in argv],
+                  env={"COSIGN_PASSWORD": "pw"})
+    _assert_one_line_refusal(result, path)
