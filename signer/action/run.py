@@ -104,6 +104,13 @@ class ActionRun:
                     self.verify(client, to_verify, require="bundle")
                 if to_verify and formats in ("both", "legacy"):
                     self.verify(client, to_verify, require="legacy")
+                attested = [(key, ref) for key, ref in to_verify
+                            if self.results[key].attestation_ref]
+                if attested:  # the provenance just stored must verify too
+                    from signer.formats.attestation import SLSA_PROVENANCE_V1
+
+                    self.verify_attestations(client, attested, SLSA_PROVENANCE_V1,
+                                             just_attested=True)
         elif pinned and self.inputs.mode == "verify-attestation":
             self.verify_attestations(client, pinned)
         elif pinned:
@@ -269,13 +276,18 @@ class ActionRun:
                   else NoMatchingSignaturesError(f"no matching {what}: {ref}"))
 
     def verify_attestations(self, client: RegistryClient,
-                            pinned: Sequence[tuple[str, Reference]]) -> None:
-        """Verify every pinned image's attestations of the predicate type, as
-        ``signer verify-attestation`` does."""
+                            pinned: Sequence[tuple[str, Reference]],
+                            predicate_type: str | None = None,
+                            just_attested: bool = False) -> None:
+        """Verify every pinned image's attestations of the predicate type (the input's,
+        unless given), as ``signer verify-attestation`` does. ``just_attested`` (sign mode,
+        after ``attest: provenance``): a failure fails the image, a success changes none
+        of its outputs."""
         from signer.attestations import verify_attestations
+        from signer.errors import NoMatchingSignaturesError
         from signer.verify.certs import certificate_subject, oidc_issuer
 
-        predicate_type = self.inputs.predicate_type
+        predicate_type = predicate_type or self.inputs.predicate_type
         assert predicate_type is not None  # read_inputs sets it in this mode
         with self.console.group(f"Verify attestations ({predicate_type})"):
             options = self.verify_options(pinned)
@@ -285,9 +297,19 @@ class ActionRun:
                                            predicate_type)
             for (key, ref), outcome in zip(pinned, outcomes, strict=True):
                 result = self.results[key]
-                result.verified = outcome.verified
+                if result.verified is not False:  # after signing: every check must pass
+                    result.verified = outcome.verified
                 if not outcome.verified:
                     self.refused(key, ref, outcome.failure_lines(), outcome.error, "attestations")
+                    continue
+                if just_attested:
+                    if result.attestation_ref not in outcome.passing_references():
+                        result.verified = False
+                        self.fail(key, result.image, NoMatchingSignaturesError(
+                            f"the provenance attestation just stored does not verify: {ref}"))
+                    else:
+                        self.console.line(f"verified {ref.name}: the provenance attestation "
+                                          f"{result.attestation_ref}")
                     continue
                 where = outcome.passing_references()
                 result.signature_ref, result.signature_refs = where[0], where

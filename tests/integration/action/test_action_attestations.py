@@ -126,6 +126,9 @@ def test_sign_mode_attests_build_provenance(action: ActionHarness, registry: Loc
     # the emulated job's GITHUB_SERVER_URL
     assert_provenance_of_run(statement["predicate"], "https://github.com")
     assert "| Provenance attestation |" in run.summary
+    # verify-after-sign checked the attestation it stored, through the registry
+    assert f"the provenance attestation {run.outputs['attestation-ref']}" in run.log
+    assert run.outputs["verified"] == "true"
     checked = action.run({"mode": "verify-attestation", "images": f"{repo}:v1",
                           "trusted-root": str(stack.trusted_root_path),
                           "certificate-oidc-issuer": stack.oidc_issuer_url,
