@@ -54,6 +54,8 @@ def decide(validator: Validator, options: RuleOptions,
         return Verdict(False, f"validator {validator.name!r} has type {validator.type!r}, "
                               "which signer gate cannot check")
     checked = trust_roots_to_check(validator, options)
+    if not checked:  # parsing refuses this; a threshold of 0 must still never admit
+        return Verdict(False, f"validator {validator.name!r} has no trust root to check")
     signed = [name for name in checked if valid.get(name, 0) > 0]
     if options.trust_root != ALL_TRUST_ROOTS:
         name = options.trust_root

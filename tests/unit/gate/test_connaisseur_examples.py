@@ -12,7 +12,7 @@ import pytest
 
 from signer.gate.patterns import connaisseur_name, most_specific_rule
 from signer.gate.policy import Policy, parse_policy
-from signer.gate.verdict import decide, trust_roots_to_check
+from signer.gate.verdict import Verdict, decide, trust_roots_to_check
 from signer.reference import parse_reference
 from tests.unit.gate.conftest import key_block
 
@@ -251,3 +251,14 @@ def test_required_limits_which_trust_roots_are_checked() -> None:
     policy = _multi('      threshold: 3\n      required: ["alice", "bob"]\n')
     assert trust_roots_to_check(validator, policy.rules[0].options) == (
         "alice", "bob", "charlie")
+
+
+def test_a_cosign_validator_without_trust_roots_admits_nothing() -> None:
+    """The parser refuses it; the verdict fails closed for a model built otherwise."""
+    from signer.gate.policy import ALL_TRUST_ROOTS, RuleOptions, Validator
+
+    empty = Validator("empty", "cosign", 1)
+    assert not decide(empty, RuleOptions(), {}).allowed  # 'default' is not there
+    # trustRoot "*" over no trust roots: a threshold of 0, which used to admit the image
+    assert decide(empty, RuleOptions(trust_root=ALL_TRUST_ROOTS), {}) == Verdict(
+        False, "validator 'empty' has no trust root to check")
