@@ -27,12 +27,12 @@ log, ``$GITHUB_OUTPUT``, the job summary or the JSON report:
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from signer.errors import Error
 
 #: longest message (and hint line) of a workflow annotation, in characters
@@ -158,6 +158,8 @@ def write_step_outputs(path: Path, outputs: Mapping[str, str]) -> None:
     delimiter; a neutralised value holds no line break, so no value can end the block
     early or add another output, whatever the runner counts as a line break.
     """
+    import secrets  # only the action writes outputs: kept out of every CLI start-up
+
     with path.open("a", encoding="utf-8") as handle:
         for name, value in outputs.items():
             safe = neutralise(value)
