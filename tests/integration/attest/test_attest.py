@@ -153,6 +153,47 @@ def test_attest_blob_is_read_by_sigstore_python_and_verify_blob(
     assert signer_cli(["verify-blob", *flags, str(artifact)]).returncode != 0
 
 
+@pytest.mark.parametrize("config", ["signing_config_rekor_v1_path", "signing_config_v02_path"])
+def test_attestations_through_each_signing_config(
+        config: str, tmp_path: Path, sigstore_stack: Stack,  # noqa: F811
+        registry: LocalRegistry, push_image: PushImage) -> None:  # noqa: F811
+    """Rekor v1 with a timestamp authority, and Rekor v2 (hashedrekord over the PAE,
+    timestamped): sigstore-python verifies the attestation bundle offline either way, and
+    verify-attestation verifies an image's."""
+    artifact = tmp_path / "artifact.bin"
+    artifact.write_bytes(b"built by a release job\n")
+    out = tmp_path / "artifact.intoto.sigstore.json"
+    made = signer_cli(["attest-blob", "--type", "slsaprovenance1", "--predicate",
+                       _write(tmp_path / "p.json", {"buildDefinition": {}}), "--bundle", str(out),
+                       "--signing-config", str(getattr(sigstore_stack, config)),
+                       "--trusted-root", str(sigstore_stack.trusted_root_path), str(artifact)],
+                      env={"SIGSTORE_ID_TOKEN": sigstore_stack.issue_token()})
+    assert made.returncode == 0, made.stderr
+    bundle = json.loads(out.read_bytes())
+    assert bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
+    statement = _sigstore_python_verifies(sigstore_stack, out.read_bytes(),
+                                          sigstore_stack.default_identity)
+    assert statement["predicateType"] == SLSA_PROVENANCE_V1
+    ref, _image = push_image("configs")
+    trust = ["--trusted-root", str(sigstore_stack.trusted_root_path)]
+    attested = signer_cli(["attest", "--type", "spdxjson", "--predicate",
+                           _write(tmp_path / "sbom.json", {"spdxVersion": "SPDX-2.3"}),
+                           "--signing-config", str(getattr(sigstore_stack, config)), *trust,
+                           "--insecure-registry", registry.host, str(ref)],
+                          env={"SIGSTORE_ID_TOKEN": sigstore_stack.issue_token()})
+    assert attested.returncode == 0, attested.stderr
+    found = signer_cli(["verify-attestation", "--type", "spdxjson", *trust,
+                        "--certificate-identity", sigstore_stack.default_identity,
+                        "--certificate-oidc-issuer", sigstore_stack.oidc_issuer_url,
+                        "--insecure-registry", registry.host, str(ref)])
+    assert found.returncode == 0, found.stderr
+
+
+def _write(path: Path, document: object) -> str:
+    path.write_text(json.dumps(document))
+    return str(path)
+
+
 @pytest.mark.parametrize(("flags", "message"), [
     (["--provenance", "--signature-format", "legacy"], ".att image is not written"),
     (["--provenance", "--predicate", "p.json"], "do not give --predicate too"),
