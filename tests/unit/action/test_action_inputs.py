@@ -313,3 +313,29 @@ def test_claim_inputs_follow_the_server_url_and_refuse_malformed_values() -> Non
                                                         source_repository="a/b"))
     # sign mode verifies against its own certificate; claims alone are refused there
     assert "certificate-identity" in problems_of(env(images="r:1", source_ref="refs/x"))
+
+
+def test_a_bug_after_an_image_verified_still_fails_the_step(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    """The catch-all around the run reports a bug in one line and fails: an image that
+    passed before the bug does not make the step succeed."""
+    for name in list(os.environ):
+        if name.startswith(("INPUT_", "ACTIONS_", "GITHUB_", "SIGNER_")):
+            monkeypatch.delenv(name)
+    image = "127.0.0.1:1/r/x@sha256:" + "a" * 64
+    monkeypatch.setenv("INPUT_MODE", "verify")
+    monkeypatch.setenv("INPUT_IMAGES", image)
+    monkeypatch.setenv("INPUT_CERTIFICATE_IDENTITY", "x@example.com")
+    monkeypatch.setenv("INPUT_CERTIFICATE_OIDC_ISSUER", "https://issuer.example")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "out"))
+
+    def verified_then_bug(self: run.ActionRun, client: object) -> list[ImageResult]:
+        self.results[image] = ImageResult(image, digest="sha256:" + "a" * 64, verified=True)
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(run.ActionRun, "run", verified_then_bug)
+    assert run.main() == 1
+    errors = [line for line in capsys.readouterr().out.splitlines()
+              if line.startswith("::error")]
+    assert errors == ["::error title=signer::internal error (RuntimeError); please report it"]
