@@ -253,8 +253,9 @@ def hostile_image(registry: LocalRegistry, sigstore_stack: Stack, push_image: Pu
     ref = push_image("injection")
     digest = direct_client.resolve_digest(ref)
     token = sigstore_stack.issue_token(**hostile_claims())
-    signed = cli(["sign", *stack_flags(sigstore_stack, registry), str(ref)],
-                        env={"SIGSTORE_ID_TOKEN": token})
+    # the .sig alone (sign writes both formats by default): the forged layer joins it
+    signed = cli(["sign", "--signature-format", "legacy", *stack_flags(sigstore_stack, registry),
+                  str(ref)], env={"SIGSTORE_ID_TOKEN": token})
     assert signed.returncode == 0, signed.stderr
     SIGN_OUTPUT[ref.repository] = signed.stderr
     # the forged layer goes next to the genuine one
