@@ -211,10 +211,10 @@ def _validate(options: SignOptions) -> None:
     for name in options.annotations:
         if not name:
             raise UsageError("annotation keys must not be empty")
-    if options.attestation is not None and options.signature_format != "bundle":
-        raise UsageError("attestations are stored as Sigstore bundle referrers only",
-                         hint="use --signature-format bundle; cosign v2's .att image is "
-                              "not written")
+    if options.attestation is not None and options.signature_format != "bundle" \
+            and not options.tlog_upload:
+        raise UsageError("cosign v2's .att attestation needs a transparency-log entry",
+                         hint="use --signature-format bundle with --tlog-upload=false")
 
 
 def _platform(entry: Mapping[str, Any]) -> str | None:
@@ -309,8 +309,10 @@ def _same_signer(identity: SignerIdentity) -> Any:
 
 
 def _sign_legacy(store: RegistryStore, target: _Target, identity: SignerIdentity,
-                 options: SignOptions, trust: TrustedRoot, rekor: Any) -> SignResult:
-    """The cosign v2 ``.sig`` signature of one manifest."""
+                 options: SignOptions, trust: TrustedRoot, rekor: Any,
+                 predicate: Any = None) -> SignResult:
+    """The cosign v2 ``.sig`` signature of one manifest; with ``options.attestation`` the
+    layer of its ``.att`` image instead (:func:`_attestation_layer`)."""
     from signer.formats.legacy import (
         SIMPLE_SIGNING_MEDIA_TYPE,
         SignatureLayer,
@@ -327,25 +329,30 @@ def _sign_legacy(store: RegistryStore, target: _Target, identity: SignerIdentity
     started = time.perf_counter()
     digest = target.ref.digest
     assert digest is not None
-    payload = build_simple_signing_payload(target.ref.repository_name, digest,
-                                           dict(options.annotations) or None)
-    signature = sign_payload(identity.key, payload)
-    timings["crypto"] = time.perf_counter() - started
-    entry = None
-    if rekor is not None:
-        rekor_started = time.perf_counter()
-        certificate = identity.certificate.leaf if identity.certificate else None
-        entry = log_signature(rekor, trust, payload=payload, signature=signature,
-                              verifier_pem=identity.verifier_pem, certificate=certificate)
-        timings["rekor"] = time.perf_counter() - rekor_started
-    annotations = signature_annotations(
-        signature,
-        certificate_pem=identity.certificate.leaf_pem if identity.certificate else None,
-        chain_pem=identity.certificate.chain_pem if identity.certificate else None,
-        rekor_bundle=entry.rekor_bundle() if entry else None,
-    )
-    layer = SignatureLayer(payload, SIMPLE_SIGNING_MEDIA_TYPE, annotations)
-    tag = signature_tag(digest)
+    entry: Any = None
+    if options.attestation is not None:
+        layer, entry = _attestation_layer(target, identity, options.attestation, predicate,
+                                          trust, rekor, timings)
+        tag = signature_tag(digest, "att")
+    else:
+        payload = build_simple_signing_payload(target.ref.repository_name, digest,
+                                               dict(options.annotations) or None)
+        signature = sign_payload(identity.key, payload)
+        timings["crypto"] = time.perf_counter() - started
+        if rekor is not None:
+            rekor_started = time.perf_counter()
+            certificate = identity.certificate.leaf if identity.certificate else None
+            entry = log_signature(rekor, trust, payload=payload, signature=signature,
+                                  verifier_pem=identity.verifier_pem, certificate=certificate)
+            timings["rekor"] = time.perf_counter() - rekor_started
+        annotations = signature_annotations(
+            signature,
+            certificate_pem=identity.certificate.leaf_pem if identity.certificate else None,
+            chain_pem=identity.certificate.chain_pem if identity.certificate else None,
+            rekor_bundle=entry.rekor_bundle() if entry else None,
+        )
+        layer = SignatureLayer(payload, SIMPLE_SIGNING_MEDIA_TYPE, annotations)
+        tag = signature_tag(digest)
     signature_ref = _signature_repository(options, target.ref).with_tag(tag)
     # printed and written to outputs: never with credentials a --rekor-url may carry
     entry_url = display_url(rekor.entry_url(entry.uuid)) if entry is not None else None
@@ -382,6 +389,56 @@ def _sign_legacy(store: RegistryStore, target: _Target, identity: SignerIdentity
         formats=("legacy",),
         timings=timings,
     )
+
+
+def _attestation_layer(target: _Target, identity: SignerIdentity, attestation: Attestation,
+                       predicate: Any, trust: TrustedRoot, rekor: Any,
+                       timings: dict[str, float]) -> tuple[Any, Any]:
+    """cosign v2's ``.att`` layer of one manifest, as ``cosign attest`` writes it: the
+    DSSE envelope over the statement as the blob, logged in Rekor v1 as a ``dsse`` entry
+    (cosign's default entry type), the certificate, chain, SET bundle and predicate type
+    as annotations. The layer is verified offline, read as the bundle it amounts to,
+    before it is returned: (layer, Rekor entry)."""
+    import json
+
+    from signer.formats.attestation import Subject as StatementSubject
+    from signer.formats.bundle import IN_TOTO_PAYLOAD_TYPE, pae
+    from signer.formats.bundle_write import dsse_envelope
+    from signer.formats.legacy import DSSE_MEDIA_TYPE, SignatureLayer, signature_annotations
+    from signer.formats.legacy_attestation import attestation_layer_bundle
+    from signer.keys import sign_payload
+    from signer.services.rekor import dsse_proposal
+    from signer.signing.bundles import check_bundle
+    from signer.signing.transparency import expected_dsse_uuid
+
+    digest = target.ref.digest
+    assert digest is not None
+    if rekor is None:
+        raise UsageError("a .att attestation needs a Rekor v1 entry (its SET)",
+                         hint="use --signature-format bundle")
+    started = time.perf_counter()
+    statement = attestation.statement(StatementSubject(target.ref.repository_name, digest),
+                                      predicate)
+    signature = sign_payload(identity.key, pae(IN_TOTO_PAYLOAD_TYPE, statement))
+    envelope = dsse_envelope(statement, signature)
+    timings["crypto"] = time.perf_counter() - started
+    started = time.perf_counter()
+    entry = rekor.create_entry(dsse_proposal(envelope, identity.verifier_pem),
+                               expected_uuid=expected_dsse_uuid(envelope, statement, signature,
+                                                                identity.verifier_pem))
+    timings["rekor"] = time.perf_counter() - started
+    blob = json.dumps({"payloadType": envelope["payloadType"], "payload": envelope["payload"],
+                       "signatures": [{"keyid": "", "sig": envelope["signatures"][0]["sig"]}]},
+                      separators=(",", ":")).encode()
+    annotations = dict(signature_annotations(
+        b"", certificate_pem=identity.certificate.leaf_pem if identity.certificate else None,
+        chain_pem=identity.certificate.chain_pem if identity.certificate else None,
+        rekor_bundle=entry.rekor_bundle()))
+    annotations["predicateType"] = attestation.predicate_type
+    layer = SignatureLayer(blob, DSSE_MEDIA_TYPE, annotations)
+    check_bundle(attestation_layer_bundle(layer), identity, trust,
+                 bytes.fromhex(digest.partition(":")[2]), require_tlog=True)
+    return layer, entry
 
 
 def _sign_bundle(store: RegistryStore, target: _Target, identity: SignerIdentity,
@@ -461,7 +518,7 @@ def _sign_one(store: RegistryStore, target: _Target, identity: SignerIdentity,
               services: Any, predicate: Any = None) -> SignResult:
     result = None
     if options.signature_format in ("both", "legacy"):
-        result = _sign_legacy(store, target, identity, options, trust, rekor)
+        result = _sign_legacy(store, target, identity, options, trust, rekor, predicate)
     if options.signature_format in ("both", "bundle"):
         result = _sign_bundle(store, target, identity, options, trust, services, result,
                               predicate)

@@ -8,7 +8,9 @@ Sigstore bundle referrer of the image with the ``dev.sigstore.bundle.predicateTy
 annotation -- what ``signer verify-attestation``, ``cosign verify-attestation`` and
 ``gh attestation verify --bundle-from-oci`` read. ``--provenance`` signs SLSA v1 build
 provenance of the GitHub Actions run instead of a predicate file (see
-:mod:`signer.attest`). cosign v2's ``.att`` image is not written.
+:mod:`signer.attest`). ``--signature-format legacy`` (or ``both``) writes cosign v2's
+``sha256-<hex>.att`` image layer instead (or too): the DSSE envelope, logged as a Rekor
+v1 ``dsse`` entry, with the certificate, chain, SET and predicate type as annotations.
 """
 
 from __future__ import annotations
@@ -53,8 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_service_arguments(parser)
     parser.add_argument("--signature-format", choices=("bundle", "both", "legacy"),
                         default="bundle",
-                        help="bundle (default): a Sigstore bundle referrer; cosign v2's .att "
-                             "image (legacy) is not written")
+                        help="bundle (default): a Sigstore bundle referrer (cosign v3); "
+                             "legacy: a layer of the sha256-<hex>.att image (cosign v2; needs "
+                             "a Rekor v1 log); both")
     parser.add_argument("--bundle", metavar="FILE",
                         help="also write the Sigstore bundle to FILE (one image only)")
     add_storage_arguments(parser, "attest", "attestations")

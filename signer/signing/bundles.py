@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from signer.errors import SigningError, UsageError, VerificationError
-from signer.formats.bundle import IN_TOTO_PAYLOAD_TYPE, pae, parse_bundle
+from signer.formats.bundle import IN_TOTO_PAYLOAD_TYPE, Bundle, pae, parse_bundle
 from signer.formats.bundle_write import (
     bundle_json,
     dsse_envelope,
@@ -227,9 +227,10 @@ def sign_blob_bundle(identity: SignerIdentity, sha256: bytes, services: BundleSe
                    sha256=sha256, timings=timings)
 
 
-def check_bundle(data: bytes, identity: SignerIdentity, trust: TrustedRoot, sha256: bytes, *,
-                 require_tlog: bool) -> None:
-    """Verify a bundle we made, offline, with our own identity as the policy."""
+def check_bundle(data: bytes | Bundle, identity: SignerIdentity, trust: TrustedRoot,
+                 sha256: bytes, *, require_tlog: bool) -> None:
+    """Verify a bundle we made (its JSON, or a cosign ``.att`` layer read as one),
+    offline, with our own identity as the policy."""
     from signer.digest import Digest
     from signer.verify.bundle import Artifact, BundleOptions, KeyPolicy, Policy, verify_bundle
     from signer.verify.policy import IdentityPolicy
@@ -237,8 +238,9 @@ def check_bundle(data: bytes, identity: SignerIdentity, trust: TrustedRoot, sha2
     policy: Policy = (IdentityPolicy(identity=identity.identity, issuer=identity.issuer)
                       if identity.certificate is not None
                       else KeyPolicy(identity.key.public_key()))
+    bundle = data if isinstance(data, Bundle) else parse_bundle(data)
     try:
-        verify_bundle(parse_bundle(data), Artifact.from_digest(Digest("sha256", sha256.hex())),
+        verify_bundle(bundle, Artifact.from_digest(Digest("sha256", sha256.hex())),
                       trust, policy, BundleOptions(require_tlog=require_tlog))
     except VerificationError as error:
         raise SigningError(f"the bundle we made does not verify: {error.message}",

@@ -195,7 +195,6 @@ def _write(path: Path, document: object) -> str:
 
 
 @pytest.mark.parametrize(("flags", "message"), [
-    (["--provenance", "--signature-format", "legacy"], ".att image is not written"),
     (["--provenance", "--predicate", "p.json"], "do not give --predicate too"),
     (["--type", "spdxjson"], "give --predicate FILE"),
     (["--provenance", "--type", "spdxjson"], "--provenance makes"),
@@ -217,3 +216,58 @@ def test_provenance_outside_a_job_names_what_is_missing(
                         env={"COSIGN_PASSWORD": "pw"})
     assert result.returncode == 1, result.stderr
     assert "not in a GitHub Actions job" in result.stderr and "GITHUB_REF" in result.stderr
+
+
+def test_cosign_v2_att_layers_are_written_and_read_back(
+        tmp_path: Path, sigstore_stack: Stack, registry: LocalRegistry,  # noqa: F811
+        push_image: PushImage, client: RegistryClient) -> None:  # noqa: F811
+    """--signature-format both: the bundle referrer and a layer of the .att image, each
+    of which verify-attestation verifies on its own; legacy: the .att alone."""
+    stack = sigstore_stack
+    predicate = _write(tmp_path / "vex.json", {"@context": "https://openvex.dev/ns/v0.2.0"})
+    token = {"SIGSTORE_ID_TOKEN": stack.issue_token()}
+    check = ["verify-attestation", "--type", "openvex", "--trusted-root",
+             str(stack.trusted_root_path), "--certificate-identity", stack.default_identity,
+             "--certificate-oidc-issuer", stack.oidc_issuer_url,
+             "--insecure-registry", registry.host]
+    both, _image = push_image("att-both")
+    made = signer_cli(["attest", "--type", "openvex", "--predicate", predicate,
+                       "--signature-format", "both", "--output", "json",
+                       *stack_flags(stack, registry), str(both)], env=token)
+    assert made.returncode == 0, made.stderr
+    (result,) = json.loads(made.stdout)
+    assert result["formats"] == ["legacy", "bundle"]
+    att = parse_reference(result["signatureRef"])
+    assert att.tag == f"sha256-{result['digest'].split(':')[1]}.att"
+    manifest = client.get_manifest(att).json()
+    (layer,) = manifest["layers"]
+    assert layer["mediaType"] == "application/vnd.dsse.envelope.v1+json"
+    annotations = layer["annotations"]
+    assert annotations["predicateType"] == "https://openvex.dev/ns"
+    assert annotations["dev.cosignproject.cosign/signature"] == ""
+    assert "-----BEGIN CERTIFICATE-----" in annotations["dev.sigstore.cosign/certificate"]
+    rekor = json.loads(annotations["dev.sigstore.cosign/bundle"])
+    assert rekor["SignedEntryTimestamp"] and rekor["Payload"]["logIndex"] >= 0
+    envelope = json.loads(client.get_blob(att, layer["digest"]))
+    assert list(envelope) == ["payloadType", "payload", "signatures"]
+    found = signer_cli([*check, str(both)])
+    assert found.returncode == 0, found.stderr
+    assert len(found.stdout.splitlines()) == 2  # the referrer and the .att layer
+    legacy, _image = push_image("att-legacy")
+    made = signer_cli(["attest", "--type", "openvex", "--predicate", predicate,
+                       "--signature-format", "legacy", *stack_flags(stack, registry),
+                       str(legacy)], env={"SIGSTORE_ID_TOKEN": stack.issue_token()})
+    assert made.returncode == 0, made.stderr
+    only_att = signer_cli([*check, str(legacy)])
+    assert only_att.returncode == 0, only_att.stderr
+    assert len(only_att.stdout.splitlines()) == 1
+    wrong = signer_cli([*check[:-6], "--certificate-identity", "https://example.com/other",
+                        *check[-4:], str(legacy)])
+    assert wrong.returncode == 12 and "attestation 0 (.att layer" in wrong.stderr
+    write_cosign_key_pair(tmp_path, b"pw")
+    unlogged = signer_cli(["attest", "--type", "openvex", "--predicate", predicate,
+                           "--signature-format", "legacy", "--key", str(tmp_path / "cosign.key"),
+                           "--tlog-upload=false", *stack_flags(stack, registry), str(legacy)],
+                          env={"COSIGN_PASSWORD": "pw"})
+    assert unlogged.returncode == 2
+    assert ".att attestation needs a transparency-log entry" in unlogged.stderr
