@@ -20,7 +20,7 @@ class RunMaterial:
         self.inputs = inputs
         self.env = env
         self.console = console
-        self._tuf_root: Any = None  # the TUF repository's trusted root, once fetched
+        self._tuf: Any = None  # the TUF repository's trust material, once fetched
 
     def verification_policy(self, policy: VerifyPolicy | None) -> Any:
         """The library policy for ``policy`` (identity, public key or the signing key);
@@ -63,7 +63,21 @@ class RunMaterial:
 
         if self.inputs.trusted_root:
             return TrustedRoot.from_file(self.inputs.trusted_root)
-        if self._tuf_root is None:
+        return self._tuf_material().trusted_root
+
+    def signing_config(self) -> Any:
+        """The TUF repository's signing config when the trusted root comes from it too
+        and no fulcio-url/rekor-url input names the services; else None (the library's
+        embedded public-good config, or only the services named). A repository other
+        than public good that publishes none is an error."""
+        if self.inputs.trusted_root or self.inputs.fulcio_url or self.inputs.rekor_url:
+            return None
+        from signer.cli.trust_source import tuf_signing_config
+
+        return tuf_signing_config(self._tuf_material())
+
+    def _tuf_material(self) -> Any:
+        if self._tuf is None:
             from signer.services.tuf.cache import cache_base
             from signer.services.tuf.client import load_trust
             from signer.services.tuf.instances import choose_instance
@@ -74,8 +88,8 @@ class RunMaterial:
             if trust.notice:
                 self.console.warning(trust.notice)
             self.console.line(f"trusted root: from TUF repository {instance.mirror}")
-            self._tuf_root = trust.trusted_root
-        return self._tuf_root
+            self._tuf = trust
+        return self._tuf
 
     def private_key(self) -> Any:
         """The signing key of the key input (path or PEM text), or None for keyless."""

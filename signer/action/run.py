@@ -170,10 +170,11 @@ class ActionRun:
         from signer.sign import SignOptions
 
         inputs, material = self.inputs, self.material
+        uses_services = not inputs.key or inputs.tlog_upload
         return SignOptions(
             key=material.private_key(), identity_token=material.identity_token(),
-            trusted_root=(material.trusted_root() if not inputs.key or inputs.tlog_upload
-                          else None),
+            trusted_root=material.trusted_root() if uses_services else None,
+            signing_config=material.signing_config() if uses_services else None,
             annotations={} if attestation else dict(inputs.annotations),
             tlog_upload=inputs.tlog_upload, recursive=inputs.recursive,
             fulcio_url=inputs.fulcio_url, rekor_url=inputs.rekor_url,
@@ -395,9 +396,11 @@ class ActionRun:
                                   + (f", signed by {result.identity}" if result.identity else ""))
 
     def _entry_link(self, log_index: int | None, api_url: str | None) -> str | None:
-        base = (self.inputs.rekor_url or PUBLIC_REKOR_URL).rstrip("/")
-        if base == PUBLIC_REKOR_URL or api_url is None:
-            return rekor_entry_url(self.inputs.rekor_url, log_index)
+        # the log that recorded the entry (a signing config from TUF may name another
+        # than the rekor-url input): search.sigstore.dev for the public one
+        if api_url is None or api_url.startswith(PUBLIC_REKOR_URL + "/"):
+            return rekor_entry_url(self.inputs.rekor_url if api_url is None else None,
+                                   log_index)
         return api_url
 
 

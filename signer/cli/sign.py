@@ -7,8 +7,9 @@ The signature repository defaults to the image's; ``--signature-repository`` or
 ``COSIGN_REPOSITORY`` changes it. ``--signature-format`` (default ``both``) writes the
 cosign v3 Sigstore bundle as an OCI referrer, the cosign v2 ``.sig`` image, or both;
 ``--new-bundle-format=false`` is cosign's spelling of ``legacy``. Services come from
-``--signing-config`` (else the embedded public-good config); ``--fulcio-url``,
-``--rekor-url`` and ``--timestamp-server-url`` override it. A short summary goes to
+``--signing-config``, else (without ``--trusted-root``) the TUF repository's signing
+config, else the embedded public-good config; ``--fulcio-url``, ``--rekor-url`` and
+``--timestamp-server-url`` override it. A short summary goes to
 stderr; ``--output json`` prints a JSON array on stdout.
 """
 
@@ -70,7 +71,8 @@ def add_service_arguments(parser: argparse.ArgumentParser) -> None:
                              "the bundle signature (default: from the signing config)")
     parser.add_argument("--signing-config", metavar="FILE",
                         help="signing_config.v0.2.json naming Fulcio, the Rekor logs (v1 or "
-                             "v2) and timestamp authorities (default: the embedded "
+                             "v2) and timestamp authorities (default: the TUF repository's, "
+                             "as the trusted root; with --trusted-root FILE the embedded "
                              "public-good config)")
     parser.add_argument("--trusted-root", metavar="FILE",
                         help="trusted_root.json to check Fulcio and Rekor answers against "
@@ -197,13 +199,12 @@ def sign_and_report(args: argparse.Namespace, signature_format: str,
     report; ``args`` holds the flags of :func:`add_arguments`."""
     import json
 
-    from signer.cli.trust_source import trusted_root
+    from signer.cli.trust_source import signing_material
     from signer.errors import UsageError
     from signer.keys import load_private_key
     from signer.output import write_lines
     from signer.registry.client import RegistryClient
     from signer.sign import SignOptions, sign_images
-    from signer.signing_config import SigningConfig
 
     if args.identity_token and not args.identity_token.startswith("@") \
             and args.identity_token.count(".") == 2:
@@ -216,10 +217,10 @@ def sign_and_report(args: argparse.Namespace, signature_format: str,
                          "--recursive, and a format that includes the bundle")
     key = load_private_key(args.key, read_key_password) if args.key else None
     # a key signature without a log entry checks nothing against a trusted root
-    needs_trust = args.key is None or args.tlog_upload
-    trust = (trusted_root(args.trusted_root, ca_bundle=args.ca_bundle)
-             if args.trusted_root or needs_trust else None)
-    config = SigningConfig.from_file(args.signing_config) if args.signing_config else None
+    trust, config = signing_material(
+        args.trusted_root, args.signing_config,
+        services_named=bool(args.fulcio_url or args.rekor_url),
+        needs_trust=args.key is None or args.tlog_upload, ca_bundle=args.ca_bundle)
     options = SignOptions(
         key=key,
         identity_token=args.identity_token,

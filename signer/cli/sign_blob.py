@@ -54,24 +54,25 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from signer.cli.sign import read_key_password, write_bundle_file
-    from signer.cli.trust_source import trusted_root
+    from signer.cli.trust_source import signing_material
     from signer.keys import load_private_key
     from signer.sign import SignOptions, sign_blob
-    from signer.signing_config import SigningConfig
 
     sha256 = file_sha256(args.file)
     key = load_private_key(args.key, read_key_password) if args.key else None
+    # a key signature without a log entry checks nothing against a trusted root
+    trust, config = signing_material(
+        args.trusted_root, args.signing_config,
+        services_named=bool(args.fulcio_url or args.rekor_url),
+        needs_trust=key is None or args.tlog_upload, ca_bundle=args.ca_bundle)
     options = SignOptions(
         key=key,
         identity_token=args.identity_token,
         fulcio_url=args.fulcio_url,
         rekor_url=args.rekor_url,
         timestamp_server_url=args.timestamp_server_url,
-        signing_config=SigningConfig.from_file(args.signing_config)
-        if args.signing_config else None,
-        # a key signature without a log entry checks nothing against a trusted root
-        trusted_root=(trusted_root(args.trusted_root, ca_bundle=args.ca_bundle)
-                      if args.trusted_root or key is None or args.tlog_upload else None),
+        signing_config=config,
+        trusted_root=trust,
         tlog_upload=args.tlog_upload,
         ca_bundle=args.ca_bundle,
     )

@@ -1,9 +1,11 @@
-"""Where a command's trusted root comes from: ``--trusted-root FILE`` or TUF.
+"""Where a command's trusted root and signing config come from: files or TUF.
 
 Without ``--trusted-root`` the repository chosen by ``signer initialize`` (public
 good if none was) is asked through :mod:`signer.services.tuf`; its notice (the
 repository could not be reached, or ``--offline`` data and its age) goes to
-stderr. Only the standard library is imported at module level.
+stderr. ``sign`` and ``sign-blob`` take the signing config from the same update
+when neither ``--trusted-root`` nor ``--signing-config`` is given. Only the standard
+library is imported at module level.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from signer.services.tuf.client import TufTrust
+    from signer.signing_config import SigningConfig
     from signer.trust import TrustedRoot
 
 
@@ -39,3 +42,51 @@ def trusted_root(path: str | None, *, offline: bool = False,
     if path:
         return TrustedRoot.from_file(path)
     return tuf_trust(offline=offline, ca_bundle=ca_bundle).trusted_root
+
+
+def signing_material(trusted_root_path: str | None, signing_config_path: str | None, *,
+                     services_named: bool, needs_trust: bool, ca_bundle: str | None = None
+                     ) -> tuple[TrustedRoot | None, SigningConfig | None]:
+    """The trusted root and signing config of ``sign`` and ``sign-blob``.
+
+    Each comes from its file when given. With neither file, both come from one update
+    of the TUF repository, the signing config unless ``--fulcio-url``/``--rekor-url``
+    name the services (``services_named``: only those are used); see
+    :func:`tuf_signing_config`. No trusted root
+    is loaded when nothing is checked against one (``needs_trust`` False: a key
+    signature kept out of the log).
+    """
+    from signer.signing_config import SigningConfig
+    from signer.trust import TrustedRoot
+
+    config = SigningConfig.from_file(signing_config_path) if signing_config_path else None
+    if trusted_root_path:
+        return TrustedRoot.from_file(trusted_root_path), config
+    if not needs_trust:
+        return None, config
+    tuf = tuf_trust(ca_bundle=ca_bundle)
+    if config is None and not services_named:
+        config = tuf_signing_config(tuf)
+    return tuf.trusted_root, config
+
+
+def tuf_signing_config(tuf: TufTrust) -> SigningConfig | None:
+    """The signing config a TUF repository publishes, parsed.
+
+    None for public good without one (the library's embedded public-good config then
+    names the same services). Any other repository without one is an error: the
+    embedded config would send the identity token to public good's Fulcio beside a
+    private trusted root.
+    """
+    from signer.errors import TrustError
+    from signer.services.tuf.instances import PUBLIC_GOOD_MIRROR
+    from signer.signing_config import SigningConfig
+
+    if tuf.signing_config is not None:
+        return SigningConfig.from_bytes(tuf.signing_config,
+                                        source=f"signing config from TUF {tuf.mirror}")
+    if tuf.mirror == PUBLIC_GOOD_MIRROR:
+        return None
+    raise TrustError(f"the TUF repository {tuf.mirror} publishes no signing config, so "
+                     "signer cannot tell which Fulcio and Rekor go with its trusted root",
+                     hint="pass --signing-config FILE, or --fulcio-url and --rekor-url")

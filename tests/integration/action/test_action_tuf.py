@@ -52,3 +52,14 @@ def test_a_tuf_repository_that_cannot_be_verified_fails_the_step(
                       "tuf-mirror": action.stack.tuf_url})
     assert not run.succeeded
     assert f"TUF repository {action.stack.tuf_url}: refused" in run.log
+
+
+def test_sign_with_only_the_tuf_inputs_uses_its_signing_config(
+        action: ActionHarness, registry: LocalRegistry, tmp_path: Path) -> None:
+    image = write_oci_layout(tmp_path / "layout", seed="action-tuf-services", tag="v1")
+    run = action.run({"push-from": str(image.path), "images": f"{registry.host}/action/tuf:s",
+                      "tuf-mirror": action.stack.tuf_url,
+                      "tuf-root": str(action.stack.tuf_root_path)})
+    assert run.succeeded, run.log
+    assert run.outputs["verified"] == "true"
+    assert run.outputs["rekor-entry-url"].startswith(action.stack.rekor_url)

@@ -94,3 +94,35 @@ def test_verify_blob_offline_flag_forms(flag: list[str], code: int, tmp_path: Pa
     assert main([*ARGV[:-1], *flag]) == code
     err = capsys.readouterr().err
     assert ("Verified OK" in err) == (code == 0), err
+
+
+def test_sign_refuses_a_private_repository_without_a_signing_config(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # the embedded public-good config would send the token to public good's Fulcio
+    # beside this repository's trusted root: refused before anything is contacted
+    from signer.services.tuf.instances import TufInstance, remember
+    from signer.testing.tuf_repo import TufRepository, TufServer
+
+    repo = TufRepository(tmp_path / "repo")
+    repo.publish_targets({"trusted_root.json": (TRUST / "public-good-trusted_root.json")
+                          .read_bytes()})
+    server = TufServer(repo.directory)
+    server.start()
+    try:
+        monkeypatch.setenv("TUF_ROOT", str(tmp_path / "cache"))
+        monkeypatch.setenv("SIGSTORE_ID_TOKEN", "a.b.c")
+        remember(tmp_path / "cache", TufInstance(server.url, repo.root_path.read_bytes()))
+        image = "127.0.0.1:1/app@sha256:" + "a" * 64
+        assert main(["sign", image]) == 1
+        err = capsys.readouterr().err
+        assert f"the TUF repository {server.url} publishes no signing config" in err
+        assert "--signing-config" in err
+        before = server.request_count
+        # naming the services is enough (the registry is then what fails)
+        assert main(["sign", "--fulcio-url", "http://127.0.0.1:1", "--rekor-url",
+                     "http://127.0.0.1:1", image]) == 1
+        assert "publishes no signing config" not in capsys.readouterr().err
+        assert server.request_count == before + 2  # the trusted root still came from TUF
+    finally:
+        server.stop()

@@ -116,3 +116,29 @@ def test_verify_without_initialize_names_the_public_good_repository_it_cannot_re
     [line, hint] = result.stderr.strip().splitlines()
     assert line.startswith("Error: ") and "tuf-repo-cdn.sigstore.dev" in line
     assert "--offline" in hint
+
+
+def test_sign_and_sign_blob_take_the_services_from_the_tuf_signing_config(
+        stack: Stack, registry: LocalRegistry, registry_client: RegistryClient,  # noqa: F811
+        tmp_path: Path) -> None:
+    env = {"TUF_ROOT": str(tmp_path / "tuf-cache")}
+    assert run_cli(["initialize", "--mirror", stack.tuf_url, "--root",
+                    str(stack.tuf_root_path)], env).returncode == 0
+    image = push_plain_image(registry, registry_client, "tuf/services-from-tuf")
+    # no --fulcio-url, --rekor-url, --signing-config or --trusted-root: all from TUF
+    signed = run_cli(["sign", "--insecure-registry", registry.host, "--yes", str(image)],
+                     {**env, "SIGSTORE_ID_TOKEN": stack.issue_token()})
+    assert signed.returncode == 0, signed.stderr
+    assert stack.rekor_url in signed.stderr  # the entry is in the stack's Rekor
+    assert _verify(stack, image, env).returncode == 0
+
+    blob = tmp_path / "artifact.txt"
+    blob.write_bytes(b"signed through the TUF signing config\n")
+    bundle = tmp_path / "artifact.sigstore.json"
+    made = run_cli(["sign-blob", "--bundle", str(bundle), str(blob)],
+                   {**env, "SIGSTORE_ID_TOKEN": stack.issue_token()})
+    assert made.returncode == 0, made.stderr
+    checked = run_cli(["verify-blob", "--bundle", str(bundle), "--certificate-identity",
+                       stack.default_identity, "--certificate-oidc-issuer",
+                       stack.oidc_issuer_url, str(blob)], env)
+    assert checked.returncode == 0, checked.stderr
