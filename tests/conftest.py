@@ -14,9 +14,9 @@ All are session-scoped: tests share them and use distinct repository names.
 test reads or writes the user's TUF cache and every signer process the tests start
 inherits it. The tests run offline, so the public-good TUF repository is stood in
 for by a local one (python-tuf's Metadata API, its own keys) that publishes the
-public-good ``trusted_root.json`` embedded in signer; it is remembered there as
-``signer initialize --mirror URL --root FILE`` would, so a command without
-``--trusted-root`` takes the public-good root through the real TUF client path.
+public-good ``trusted_root.json`` and ``signing_config.v0.2.json`` embedded in signer;
+it is remembered there as ``signer initialize --mirror URL --root FILE`` would, so a
+command without ``--trusted-root`` takes them through the real TUF client path.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ def tuf_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     previous = os.environ.get("TUF_ROOT")
     path = tmp_path_factory.mktemp("tuf-root")
     repo = TufRepository(tmp_path_factory.mktemp("tuf-public-good-stand-in"))
-    repo.publish_targets({"trusted_root.json": _embedded_public_good_root()})
+    repo.publish_targets({"trusted_root.json": _embedded("trusted_root.json"),
+                          "signing_config.v0.2.json": _embedded("signing_config.v0.2.json")})
     assert load_default().tlogs  # the embedded root parses
     server = TufServer(repo.directory)
     server.start()
@@ -63,10 +64,11 @@ def tuf_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             os.environ["TUF_ROOT"] = previous
 
 
-def _embedded_public_good_root() -> bytes:
+def _embedded(name: str) -> bytes:
+    """The public-good trusted root or signing config embedded in signer."""
     from importlib import resources
 
-    return resources.files("signer").joinpath("data/trusted_root.json").read_bytes()
+    return resources.files("signer").joinpath(f"data/{name}").read_bytes()
 
 
 def _require_registry() -> None:

@@ -72,9 +72,9 @@ class RunMaterial:
         than public good that publishes none is an error."""
         if self.inputs.trusted_root or self.inputs.fulcio_url or self.inputs.rekor_url:
             return None
-        from signer.cli.trust_source import tuf_signing_config
+        from signer.services.tuf.client import signing_config_for
 
-        return tuf_signing_config(self._tuf_material())
+        return signing_config_for(self._tuf_material())
 
     def _tuf_material(self) -> Any:
         if self._tuf is None:

@@ -52,10 +52,11 @@ def signing_material(trusted_root_path: str | None, signing_config_path: str | N
     Each comes from its file when given. With neither file, both come from one update
     of the TUF repository, the signing config unless ``--fulcio-url``/``--rekor-url``
     name the services (``services_named``: only those are used); see
-    :func:`tuf_signing_config`. No trusted root
+    :func:`signer.services.tuf.client.signing_config_for`. No trusted root
     is loaded when nothing is checked against one (``needs_trust`` False: a key
     signature kept out of the log).
     """
+    from signer.services.tuf.client import signing_config_for
     from signer.signing_config import SigningConfig
     from signer.trust import TrustedRoot
 
@@ -66,27 +67,6 @@ def signing_material(trusted_root_path: str | None, signing_config_path: str | N
         return None, config
     tuf = tuf_trust(ca_bundle=ca_bundle)
     if config is None and not services_named:
-        config = tuf_signing_config(tuf)
+        config = signing_config_for(tuf)
     return tuf.trusted_root, config
 
-
-def tuf_signing_config(tuf: TufTrust) -> SigningConfig | None:
-    """The signing config a TUF repository publishes, parsed.
-
-    None for public good without one (the library's embedded public-good config then
-    names the same services). Any other repository without one is an error: the
-    embedded config would send the identity token to public good's Fulcio beside a
-    private trusted root.
-    """
-    from signer.errors import TrustError
-    from signer.services.tuf.instances import PUBLIC_GOOD_MIRROR
-    from signer.signing_config import SigningConfig
-
-    if tuf.signing_config is not None:
-        return SigningConfig.from_bytes(tuf.signing_config,
-                                        source=f"signing config from TUF {tuf.mirror}")
-    if tuf.mirror == PUBLIC_GOOD_MIRROR:
-        return None
-    raise TrustError(f"the TUF repository {tuf.mirror} publishes no signing config, so "
-                     "signer cannot tell which Fulcio and Rekor go with its trusted root",
-                     hint="pass --signing-config FILE, or --fulcio-url and --rekor-url")

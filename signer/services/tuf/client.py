@@ -43,7 +43,8 @@ from signer.services.tuf.cache import (
     write_refresh_record,
 )
 from signer.services.tuf.fetcher import CachingFetcher
-from signer.services.tuf.instances import TufInstance, embedded_file
+from signer.services.tuf.instances import PUBLIC_GOOD_MIRROR, TufInstance, embedded_file
+from signer.signing_config import SigningConfig
 from signer.trust import TrustedRoot
 
 TRUSTED_ROOT_TARGET = "trusted_root.json"
@@ -85,6 +86,23 @@ class TufTrust:
     notice: str | None = None
     #: the network requests this update made (for the bench and tests)
     requests: tuple[str, ...] = ()
+
+
+def signing_config_for(trust: TufTrust) -> SigningConfig | None:
+    """The signing config a TUF repository publishes, parsed, to sign with.
+
+    None for public good without one (the embedded public-good config names the same
+    services). Any other repository without one is an error: the embedded config would
+    send the identity token to public good's Fulcio beside a private trusted root.
+    """
+    if trust.signing_config is not None:
+        return SigningConfig.from_bytes(trust.signing_config,
+                                        source=f"signing config from TUF {trust.mirror}")
+    if trust.mirror == PUBLIC_GOOD_MIRROR:
+        return None
+    raise TrustError(f"the TUF repository {trust.mirror} publishes no signing config, so "
+                     "signer cannot tell which Fulcio and Rekor go with its trusted root",
+                     hint="pass --signing-config FILE, or --fulcio-url and --rekor-url")
 
 
 def load_trust(instance: TufInstance, base: Path, *, offline: bool = False,
