@@ -9,11 +9,13 @@ any text we turn into an error.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
@@ -110,25 +112,63 @@ def new_session(
     return session
 
 
-def read_bounded(response: requests.Response, limit: int, what: str = "response") -> bytes:
-    """Read a (preferably streamed) response body, refusing more than ``limit`` bytes."""
+#: Shortest time a whole response body may take, in seconds: the read timeout is per
+#: socket read, so a server sending one byte at a time would otherwise never trip it.
+BODY_MIN_SECONDS = 60.0
+#: Beyond that, the slowest average rate (bytes per second) a body up to its limit may
+#: arrive at: a body of ``limit`` bytes gets ``limit / BODY_MIN_RATE`` seconds.
+BODY_MIN_RATE = 64 * 1024
+
+
+def body_deadline(limit: int) -> float:
+    """Seconds a body of at most ``limit`` bytes may take to arrive."""
+    return max(BODY_MIN_SECONDS, limit / BODY_MIN_RATE)
+
+
+def iter_body(response: requests.Response, what: str, *, chunk_size: int = 65536,
+              deadline: float | None = None) -> Iterator[bytes]:
+    """The body of a streamed response as it arrives, given up on after ``deadline``
+    seconds in all (:class:`ServiceTimeoutError`); a cut connection is a
+    :class:`ResponseCutError`. Each read returns what has arrived (at most
+    ``chunk_size`` bytes), so the deadline holds however slowly the bytes come."""
+    budget = BODY_MIN_SECONDS if deadline is None else deadline
+    ends = time.monotonic() + budget
+    raw = response.raw
+    arrived = getattr(raw, "read1", None)
+    try:
+        if arrived is None or getattr(response, "_content_consumed", False):
+            chunks: Iterable[bytes] = response.iter_content(chunk_size=chunk_size)
+        else:
+            chunks = iter(lambda: arrived(chunk_size, decode_content=True), b"")
+        for chunk in chunks:
+            if time.monotonic() > ends:
+                raise ServiceTimeoutError(f"{what} did not arrive within {budget:g} s",
+                                          hint="the server sends too slowly; try again")
+            yield chunk
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+        raise ResponseCutError(f"reading {what} failed: {type(exc).__name__}",
+                               hint="the connection was cut; try again") from None
+    finally:
+        response.close()
+
+
+def read_bounded(response: requests.Response, limit: int, what: str = "response", *,
+                 deadline: float | None = None) -> bytes:
+    """Read a (preferably streamed) response body, refusing more than ``limit`` bytes
+    or taking longer than ``deadline`` seconds (by default :func:`body_deadline`)."""
     declared = response.headers.get("Content-Length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         response.close()
         raise SizeLimitError(f"{what} is {declared} bytes, over the {limit}-byte limit")
     chunks: list[bytes] = []
     total = 0
-    try:
-        for chunk in response.iter_content(chunk_size=65536):
-            total += len(chunk)
-            if total > limit:
-                raise SizeLimitError(f"{what} exceeds the {limit}-byte limit")
-            chunks.append(chunk)
-    except requests.RequestException as exc:
-        raise ResponseCutError(f"reading {what} failed: {type(exc).__name__}",
-                               hint="the connection was cut; try again") from None
-    finally:
-        response.close()
+    for chunk in iter_body(response, what, deadline=body_deadline(limit) if deadline is None
+                           else deadline):
+        total += len(chunk)
+        if total > limit:
+            response.close()
+            raise SizeLimitError(f"{what} exceeds the {limit}-byte limit")
+        chunks.append(chunk)
     return b"".join(chunks)
 
 

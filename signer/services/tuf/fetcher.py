@@ -18,7 +18,8 @@ import requests
 from tuf.api import exceptions
 from tuf.ngclient import FetcherInterface
 
-from signer.http import describe_exception, new_session
+from signer.errors import NetworkError
+from signer.http import describe_exception, iter_body, new_session
 
 #: (connect, read) seconds for every TUF request
 TIMEOUT: tuple[float, float] = (5.0, 20.0)
@@ -86,9 +87,6 @@ class _Unreachable(Exception):
 
 def _chunks(response: requests.Response, url: str) -> Iterator[bytes]:
     try:
-        yield from response.iter_content(chunk_size=_CHUNK)
-    except requests.RequestException as exc:
-        raise exceptions.DownloadError(
-            f"reading {url} failed: {type(exc).__name__}") from None
-    finally:
-        response.close()
+        yield from iter_body(response, url, chunk_size=_CHUNK)
+    except NetworkError as error:  # cut, or too slow in all (a server trickling bytes)
+        raise exceptions.DownloadError(error.message) from None
