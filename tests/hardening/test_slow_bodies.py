@@ -72,7 +72,7 @@ def test_read_bounded_gives_up_at_its_deadline(trickling_socket: str) -> None:
     session = new_session(timeout=(2, 2), retries=0)
     response = session.get(trickling_socket, stream=True)
     started = time.monotonic()
-    with pytest.raises(ServiceTimeoutError, match="test body did not arrive within 1.5 s"):
+    with pytest.raises(ServiceTimeoutError, match=r"test body did not arrive within 1\.5 s"):
         read_bounded(response, 4096, "test body", deadline=1.5)
     assert time.monotonic() - started < 4  # the deadline, plus at most one read timeout
 
