@@ -41,9 +41,10 @@ their network waits overlap.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -310,9 +311,11 @@ def _same_signer(identity: SignerIdentity) -> Any:
 
 def _sign_legacy(store: RegistryStore, target: _Target, identity: SignerIdentity,
                  options: SignOptions, trust: TrustedRoot, rekor: Any,
-                 predicate: Any = None) -> SignResult:
+                 predicate: Any = None,
+                 before_publish: Callable[[], None] = lambda: None) -> SignResult:
     """The cosign v2 ``.sig`` signature of one manifest; with ``options.attestation`` the
-    layer of its ``.att`` image instead (:func:`_attestation_layer`)."""
+    layer of its ``.att`` image instead (:func:`_attestation_layer`). ``before_publish``
+    runs once it is signed and logged, before anything is written to the registry."""
     from signer.formats.legacy import (
         SIMPLE_SIGNING_MEDIA_TYPE,
         SignatureLayer,
@@ -356,6 +359,7 @@ def _sign_legacy(store: RegistryStore, target: _Target, identity: SignerIdentity
     signature_ref = _signature_repository(options, target.ref).with_tag(tag)
     # printed and written to outputs: never with credentials a --rekor-url may carry
     entry_url = display_url(rekor.entry_url(entry.uuid)) if entry is not None else None
+    before_publish()
     registry_started = time.perf_counter()
     try:
         published = publish_signature(store, signature_ref, layer,
@@ -443,9 +447,11 @@ def _attestation_layer(target: _Target, identity: SignerIdentity, attestation: A
 
 def _sign_bundle(store: RegistryStore, target: _Target, identity: SignerIdentity,
                  options: SignOptions, trust: TrustedRoot, services: Any,
-                 result: SignResult | None, predicate: Any = None) -> SignResult:
-    """The cosign v3 bundle referrer of one manifest, added to ``result`` if given;
-    with ``options.attestation``, the attestation of ``predicate`` instead."""
+                 predicate: Any = None,
+                 before_publish: Callable[[], None] = lambda: None) -> SignResult:
+    """The cosign v3 bundle referrer of one manifest; with ``options.attestation``, the
+    attestation of ``predicate`` instead. ``before_publish`` runs once the bundle is
+    made and checked, before the referrer is written."""
     import datetime
 
     from signer.formats.attestation import Subject as StatementSubject
@@ -476,6 +482,7 @@ def _sign_bundle(store: RegistryStore, target: _Target, identity: SignerIdentity
         predicate_type = attestation.predicate_type
     signed = sign_statement_bundle(identity, statement, digest, services, trust)
     repository = _signature_repository(options, target.ref)
+    before_publish()
     registry_started = time.perf_counter()
     entry_url = display_url(signed.entry_urls[0]) if signed.entry_urls else None
     try:
@@ -494,36 +501,77 @@ def _sign_bundle(store: RegistryStore, target: _Target, identity: SignerIdentity
             exit_code=error.exit_code) from None
     timings = dict(signed.timings)
     timings["registry"] = registry_seconds + time.perf_counter() - registry_started
-    if result is None:
-        result = SignResult(
-            reference=target.requested, digest=digest,
-            signed_reference=f"{target.ref.repository_name}@{digest}",
-            signature_ref=published.manifest_ref,
-            signature_tag=published.index_tag or "",
-            signature_manifest_digest=published.manifest_digest, added=True,
-            log_index=signed.log_index, entry_url=entry_url,
-            identity=identity.identity, issuer=identity.issuer, platform=target.platform)
-    for name, seconds in timings.items():
-        result.timings[name] = result.timings.get(name, 0.0) + seconds
+    result = SignResult(
+        reference=target.requested, digest=digest,
+        signed_reference=f"{target.ref.repository_name}@{digest}",
+        signature_ref=published.manifest_ref,
+        signature_tag=published.index_tag or "",
+        signature_manifest_digest=published.manifest_digest, added=True,
+        log_index=signed.log_index, entry_url=entry_url,
+        identity=identity.identity, issuer=identity.issuer, platform=target.platform,
+        formats=("bundle",), timings=timings)
     result.bundle = signed.data
     result.referrer_ref = published.manifest_ref
     result.referrer_index_tag = published.index_tag
     result.bundle_log_index = signed.log_index
-    result.formats = (*result.formats, "bundle")
     return result
+
+
+def _with_bundle(legacy: SignResult, bundle: SignResult) -> SignResult:
+    """The ``.sig`` result ``legacy`` with the bundle referrer of ``bundle`` added."""
+    for name, seconds in bundle.timings.items():
+        legacy.timings[name] = legacy.timings.get(name, 0.0) + seconds
+    legacy.bundle = bundle.bundle
+    legacy.referrer_ref = bundle.referrer_ref
+    legacy.referrer_index_tag = bundle.referrer_index_tag
+    legacy.bundle_log_index = bundle.bundle_log_index
+    legacy.formats = (*legacy.formats, *bundle.formats)
+    return legacy
+
+
+def _sign_both(store: RegistryStore, target: _Target, identity: SignerIdentity,
+               options: SignOptions, trust: TrustedRoot, rekor: Any, services: Any,
+               predicate: Any, helper: ThreadPoolExecutor) -> SignResult:
+    """The ``.sig`` and the bundle referrer of one manifest, made concurrently (their
+    signatures, log entries and registry writes are independent; ``helper`` runs the
+    bundle's half). Neither is published until both are signed and logged: if either
+    side fails before that, the other writes nothing and the first failure (the
+    ``.sig``'s before the bundle's) is raised."""
+    both_logged = threading.Barrier(2)
+
+    def gate() -> None:
+        both_logged.wait()
+
+    def side(work: Callable[[Callable[[], None]], SignResult]) -> SignResult:
+        try:
+            return work(gate)
+        except BaseException:
+            both_logged.abort()  # the other side must not publish
+            raise
+
+    bundle_future = helper.submit(side, lambda gate: _sign_bundle(
+        store, target, identity, options, trust, services, predicate, gate))
+    try:
+        legacy = side(lambda gate: _sign_legacy(store, target, identity, options, trust,
+                                                rekor, predicate, gate))
+    except threading.BrokenBarrierError:
+        bundle_future.result()  # raises the bundle side's failure, which broke the barrier
+        raise
+    except BaseException:
+        wait([bundle_future])  # nothing may still run once this image's failure is raised
+        raise
+    return _with_bundle(legacy, bundle_future.result())
 
 
 def _sign_one(store: RegistryStore, target: _Target, identity: SignerIdentity,
               options: SignOptions, trust: TrustedRoot, rekor: Any,
-              services: Any, predicate: Any = None) -> SignResult:
-    result = None
-    if options.signature_format in ("both", "legacy"):
-        result = _sign_legacy(store, target, identity, options, trust, rekor, predicate)
-    if options.signature_format in ("both", "bundle"):
-        result = _sign_bundle(store, target, identity, options, trust, services, result,
-                              predicate)
-    assert result is not None
-    return result
+              services: Any, predicate: Any, helper: ThreadPoolExecutor) -> SignResult:
+    if options.signature_format == "both":
+        return _sign_both(store, target, identity, options, trust, rekor, services,
+                          predicate, helper)
+    if options.signature_format == "legacy":
+        return _sign_legacy(store, target, identity, options, trust, rekor, predicate)
+    return _sign_bundle(store, target, identity, options, trust, services, predicate)
 
 
 def sign_images(store: RegistryStore, references: Sequence[str | Reference],
@@ -535,7 +583,7 @@ def sign_images(store: RegistryStore, references: Sequence[str | Reference],
     signer identity (one token and one certificate for keyless signing). Work is
     spread over a thread pool; if any image fails, the first failure (in input
     order) is raised after all others finished. Nothing is pushed for an image
-    whose Fulcio or Rekor step failed.
+    whose Fulcio, timestamp or log step failed (in ``both`` mode: for either format).
     """
     options = options or SignOptions()
     _validate(options)
@@ -575,9 +623,11 @@ def sign_images(store: RegistryStore, references: Sequence[str | Reference],
         predicate = (options.attestation.predicate_for(identity)
                      if options.attestation is not None else None)
         workers = max(1, min(options.max_workers, len(targets)))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        # ``helper`` runs the bundle half of each image in ``both`` mode (_sign_both)
+        with ThreadPoolExecutor(max_workers=workers) as pool, \
+                ThreadPoolExecutor(max_workers=workers) as helper:
             futures = [pool.submit(_sign_one, store, target, identity, options, trust, rekor,
-                                   services, predicate)
+                                   services, predicate, helper)
                        for target in targets]
             outcomes: list[SignResult | Error] = []
             for future in futures:

@@ -162,3 +162,26 @@ def test_fulcio_refusing_the_token_is_not_retried(registry: LocalRegistry, sigst
     assert "tried" not in lines[0]  # a 4xx is final
     assert token not in result.stderr
     assert not _sig_tag_exists(ref, image.digest or "")
+
+
+def test_one_format_failing_publishes_neither(
+        registry: LocalRegistry, fresh_faults: Stack, push_image: PushImage) -> None:
+    """In ``both`` mode the .sig and the bundle are signed and logged concurrently; the
+    timestamp authority failing (the bundle's side only) must stop the .sig too, as the
+    Rekor v1 entry of the .sig has already been made by then."""
+    stack = fresh_faults
+    ref, image = push_image("tsa-down-both")
+    stack.faults("tsa").fail_next(50, 503)
+    result = signer_cli(["sign", "--signing-config", str(stack.signing_config_v02_path),
+                         "--trusted-root", str(stack.trusted_root_path),
+                         "--insecure-registry", registry.host, str(ref)],
+                        env={"SIGSTORE_ID_TOKEN": stack.issue_token()})
+    assert result.returncode == 1, result.stderr
+    [line] = _error_lines(result.stderr)
+    assert "503" in line
+    assert not _sig_tag_exists(ref, image.digest or "")
+    index_tag = "sha256-" + (image.digest or "").removeprefix("sha256:")
+    listed = subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false",
+                             f"docker://{ref.repository_name}:{index_tag}"],
+                            capture_output=True, timeout=60, check=False)
+    assert listed.returncode != 0  # no referrers index either
