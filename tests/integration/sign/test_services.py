@@ -93,3 +93,30 @@ def test_rekor_entry_from_another_log_is_refused(sigstore_stack: Stack) -> None:
     rekor.close()
     with pytest.raises(SigningError, match="not in the trusted root"):
         check_entry_proofs(entry, load_default())
+
+
+@pytest.mark.parametrize("kind", ["github", "email"])
+def test_fulcio_certificate_for_another_identity_is_refused(sigstore_stack: Stack,
+                                                            kind: str) -> None:
+    """Fulcio (or whatever answers at --fulcio-url with the trusted CA's key) issuing a
+    certificate naming someone other than the token is refused before anything is
+    published: the signature would otherwise verify as that other identity."""
+    trust = TrustedRoot.from_file(sigstore_stack.trusted_root_path)
+    if kind == "github":
+        other = sigstore_stack.issue_token(
+            job_workflow_ref="evil-org/evil/.github/workflows/x.yml@refs/heads/main")
+        ours = sigstore_stack.issue_token()
+    else:
+        other = sigstore_stack.issue_email_token("mallory@example.com")
+        ours = sigstore_stack.issue_email_token("alice@example.com")
+    key = generate_ephemeral_key()
+    fulcio = FulcioClient(sigstore_stack.fulcio_url)
+    try:
+        certificate = fulcio.request_certificate(key, parse_identity_token(other))
+    finally:
+        fulcio.close()
+    token = parse_identity_token(ours)
+    with pytest.raises(SigningError, match=r"names .* not the token's"):
+        check_signing_certificate(certificate, key, token, trust)
+    # the token the certificate was issued for is accepted
+    check_signing_certificate(certificate, key, parse_identity_token(other), trust)
