@@ -2,8 +2,9 @@
 
 For keyless signing the certificate Fulcio returns is checked before anything is
 published: its key is ours, it chains to a Fulcio CA of the trusted root, its
-embedded SCT is signed by a trusted CT log, and its issuer extension names the
-token's issuer.
+embedded SCT is signed by a trusted CT log, its issuer extension names the
+token's issuer, and its name is the token's where Fulcio's mapping is certain (a GitHub
+Actions workflow, an e-mail).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from signer.errors import SigningError, VerificationError
 from signer.keys import PrivateKey, generate_ephemeral_key, public_key_der, public_key_pem
-from signer.oidc import IdentityToken
+from signer.oidc import EMAIL_ISSUERS, IdentityToken
 from signer.services.fulcio import FulcioClient, SigningCertificate
 from signer.trust import TrustedRoot
 
@@ -79,7 +80,35 @@ def check_signing_certificate(certificate: SigningCertificate, key: PrivateKey,
     if issuer != token.issuer:
         raise SigningError(f"the certificate from Fulcio names issuer {issuer!r}, "
                            f"not the token's {token.issuer!r}")
+    expected = token_identity(token, names)
+    if expected is not None and not any(_same_identity(name, expected) for name in names):
+        raise SigningError(f"the certificate from Fulcio names {names[0]!r}, not the token's "
+                           f"{expected!r}", hint="check --fulcio-url: a CA that names someone "
+                           "else must not be signed with")
     return names[0], issuer
+
+
+def token_identity(token: IdentityToken, names: list[str]) -> str | None:
+    """What Fulcio must put in the certificate for ``token``, where that is certain:
+    a GitHub Actions token's workflow (``.../job_workflow_ref``), the e-mail of an
+    e-mail issuer's token (or of a token with a verified e-mail when the certificate
+    holds an e-mail name). None when Fulcio's mapping for the issuer is not known here."""
+    workflow = token.claims.get("job_workflow_ref")
+    if isinstance(workflow, str) and workflow:
+        return "/" + workflow
+    email = token.claims.get("email")
+    if not isinstance(email, str) or not email:
+        return None
+    if token.issuer in EMAIL_ISSUERS or (token.claims.get("email_verified") is True
+                                         and any("://" not in n and "@" in n for n in names)):
+        return email
+    return None
+
+
+def _same_identity(name: str, expected: str) -> bool:
+    if expected.startswith("/"):  # a workflow: the server URL, then the job_workflow_ref
+        return name.startswith("https://") and name.endswith(expected)
+    return name.lower() == expected.lower()
 
 
 def _has_embedded_sct(certificate: SigningCertificate) -> bool:
