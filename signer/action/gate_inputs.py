@@ -22,7 +22,8 @@ GATE_INPUTS = ("policy", "paths", "changed-from")
 #: file says which images need which signatures
 NOT_FOR_GATE = (
     "images", "digest", "push-from", "key", "key-password", "annotations", "fulcio-url",
-    "rekor-url", "identity-token", "certificate-identity", "certificate-identity-regexp",
+    "rekor-url", "timestamp-server-url", "signing-config", "identity-token",
+    "certificate-identity", "certificate-identity-regexp",
     "certificate-oidc-issuer", "certificate-oidc-issuer-regexp", "source-repository",
     "source-ref", "signer-workflow", "certificate-github-workflow-trigger",
     "certificate-github-workflow-sha", "certificate-github-workflow-name",

@@ -74,6 +74,10 @@ class Inputs:
     tlog_upload: bool = True
     fulcio_url: str | None = None
     rekor_url: str | None = None
+    #: an RFC 3161 timestamp authority overriding the signing config's
+    timestamp_server_url: str | None = None
+    #: a signing_config.v0.2.json in the workspace naming the services to sign with
+    signing_config: str | None = None
     trusted_root: str | None = None
     tuf_mirror: str | None = None
     tuf_root: str | None = None
@@ -233,6 +237,15 @@ def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProble
 
     fulcio = attempt(lambda: check_url("fulcio-url", input_value(env, "fulcio-url")), None)
     rekor = attempt(lambda: check_url("rekor-url", input_value(env, "rekor-url")), None)
+    timestamp_server = attempt(lambda: check_url("timestamp-server-url",
+                                                 input_value(env, "timestamp-server-url")), None)
+    signing_config = attempt(lambda: check_path("signing-config",
+                                                input_value(env, "signing-config"), workspace),
+                             None)
+    for name, given in (("signing-config", signing_config),
+                        ("timestamp-server-url", timestamp_server)):
+        if given and mode != "sign":
+            problems.append(InputProblem(name, "only used in sign mode"))
     trusted_root = attempt(lambda: check_path("trusted-root", input_value(env, "trusted-root"),
                                                workspace), None)
     tuf_mirror = attempt(lambda: check_url("tuf-mirror", input_value(env, "tuf-mirror")), None)
@@ -265,6 +278,7 @@ def read_inputs(env: Mapping[str, str]) -> tuple[Inputs | None, list[InputProble
         registry_username=username, registry_password=password, key=key,
         key_password=key_password, annotations=annotations, recursive=recursive,
         tlog_upload=tlog_upload, fulcio_url=fulcio, rekor_url=rekor,
+        timestamp_server_url=timestamp_server, signing_config=signing_config,
         trusted_root=trusted_root, tuf_mirror=tuf_mirror, tuf_root=tuf_root, staging=staging,
         policy=policy, insecure_ignore_tlog=ignore_tlog,
         verify_after_sign=verify_after, signature_format=signature_format,

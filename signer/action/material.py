@@ -66,10 +66,15 @@ class RunMaterial:
         return self._tuf_material().trusted_root
 
     def signing_config(self) -> Any:
-        """The TUF repository's signing config when the trusted root comes from it too
-        and no fulcio-url/rekor-url input names the services; else None (the library's
-        embedded public-good config, or only the services named). A repository other
-        than public good that publishes none is an error."""
+        """The signing-config input's file; else the TUF repository's signing config
+        when the trusted root comes from it too and no fulcio-url/rekor-url input names
+        the services; else None (the library's embedded public-good config, or only the
+        services named). A repository other than public good that publishes none is an
+        error."""
+        if self.inputs.signing_config:
+            from signer.signing_config import SigningConfig
+
+            return SigningConfig.from_file(self.inputs.signing_config)
         if self.inputs.trusted_root or self.inputs.fulcio_url or self.inputs.rekor_url:
             return None
         from signer.services.tuf.client import signing_config_for

@@ -178,6 +178,7 @@ class ActionRun:
             annotations={} if attestation else dict(inputs.annotations),
             tlog_upload=inputs.tlog_upload, recursive=inputs.recursive,
             fulcio_url=inputs.fulcio_url, rekor_url=inputs.rekor_url,
+            timestamp_server_url=inputs.timestamp_server_url,
             signature_format="bundle" if attestation else inputs.signature_format,
             signature_repository=inputs.signature_repository, attestation=attestation)
 

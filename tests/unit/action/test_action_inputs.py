@@ -140,6 +140,33 @@ def test_identity_needs_an_issuer_and_excludes_a_public_key(tmp_path: Path) -> N
                                            public_key=str(tmp_path / "missing.pub")))
 
 
+def test_signing_config_and_timestamp_server_inputs(tmp_path: Path) -> None:
+    """signing-config is a file resolved against the workspace; timestamp-server-url an
+    http(s) URL without credentials (never echoed); both are for sign mode only."""
+    (tmp_path / "signing_config.v0.2.json").write_text("{}")
+    inputs, problems = read_inputs({**env(
+        images="r:1", signing_config="signing_config.v0.2.json",
+        timestamp_server_url="https://tsa.example/api/v1/timestamp/"),
+        "GITHUB_WORKSPACE": str(tmp_path)})
+    assert problems == [] and inputs is not None
+    assert inputs.signing_config == str(tmp_path / "signing_config.v0.2.json")
+    assert inputs.timestamp_server_url == "https://tsa.example/api/v1/timestamp"
+    found = problems_of({**env(images="r:1", signing_config="missing.json",
+                               timestamp_server_url="https://u:hunter2@tsa.example"),
+                         "GITHUB_WORKSPACE": str(tmp_path)})
+    assert found == {"signing-config": "no such file or directory: missing.json",
+                     "timestamp-server-url": "the URL must not hold a user name or password"}
+    found = problems_of(env(images="r:1", timestamp_server_url="tsa.example"))
+    assert found == {"timestamp-server-url": "expected an http(s) URL, got 'tsa.example'"}
+    found = problems_of({**env(mode="verify", images="r:1",
+                               certificate_identity="me", certificate_oidc_issuer="https://i",
+                               signing_config="signing_config.v0.2.json",
+                               timestamp_server_url="https://tsa.example"),
+                         "GITHUB_WORKSPACE": str(tmp_path)})
+    assert found == {"signing-config": "only used in sign mode",
+                     "timestamp-server-url": "only used in sign mode"}
+
+
 def test_keyless_signing_requires_the_tlog() -> None:
     assert "tlog-upload" in problems_of(env(images="r:1", tlog_upload="false"))
 
