@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 RESULT_KEYS = {"image", "digest", "signed", "verified", "signature_refs",
                "certificate_identity", "certificate_oidc_issuer", "rekor_log_index",
-               "rekor_entry_url", "error", "exit_code"}
+               "rekor_entry_url", "attestation_ref", "error", "exit_code"}
 
 
 def test_results_output_for_a_two_image_run(action: ActionHarness, registry: LocalRegistry,
