@@ -515,3 +515,36 @@ def test_cli_verify_hostile_bundle_referrers(sigstore_stack: Stack,
     assert_terminal_safe("verify stderr", passed.stderr)
     assert_terminal_safe("verify stdout", passed.stdout)
     json.loads(passed.stdout)
+
+
+#: the corpus as an environment variable can hold it (no NUL)
+INPUT_CORPUS = CORPUS.replace("\x00", "")
+
+
+@pytest.mark.parametrize("inputs", [
+    {"mode": "verify", "images": f"127.0.0.1:9/r:v1 {INPUT_CORPUS}"},
+    {"mode": "verify", "images": "127.0.0.1:9/r@sha256:" + "a" * 64,
+     "certificate-identity": INPUT_CORPUS, "certificate-oidc-issuer": INPUT_CORPUS},
+    {"mode": "verify", "images": "127.0.0.1:9/r@sha256:" + "a" * 64,
+     "certificate-identity-regexp": INPUT_CORPUS + "(", "certificate-oidc-issuer": "x"},
+    {"mode": INPUT_CORPUS, "images": "127.0.0.1:9/r:v1", "digest": INPUT_CORPUS},
+    {"images": "127.0.0.1:9/r:v1", "annotations": f"ok=1\nk={INPUT_CORPUS}\n{INPUT_CORPUS}",
+     "signature-repository": INPUT_CORPUS, "trusted-root": INPUT_CORPUS,
+     "fulcio-url": INPUT_CORPUS},
+], ids=["images", "identity", "identity-regexp", "mode-digest", "annotations-paths"])
+def test_action_inputs_carrying_the_corpus(action: ActionHarness,  # noqa: F811
+                                           inputs: dict[str, str]) -> None:
+    """A workflow that puts outside text (a pull request title, a branch name) into an
+    input: refused or judged, and every echo of it is harmless."""
+    run = action.run({"trusted-root": str(action.stack.trusted_root_path), **inputs})
+    assert not run.succeeded
+    assert "internal error" not in run.log, run.log
+    assert_action_log_safe(run, {GITHUB_TOKEN, action.stack.token_request_token})
+    assert_outputs_safe(run)
+    if "The inputs were refused" in run.summary:  # a list of the refused inputs
+        assert hostile_characters(run.summary) == [], hostile_characters(run.summary)
+        for line in run.summary.splitlines():
+            outside_code = re.sub(r"(`+).*?\1", "", line)
+            assert not re.findall(r"(?<!\\)[<\[`]", outside_code), line
+    else:
+        assert_summary_intact(run.summary)
