@@ -86,12 +86,17 @@ class _CachedToken(NamedTuple):
         return f"_CachedToken(value=***, expires_at={self.expires_at})"
 
 
+#: (registry host, realm, service, scopes, user name): a token is only ever sent back to
+#: the registry it was fetched for, even if another registry names the same realm.
+TokenKey = tuple[str, str, str, tuple[str, ...], str]
+
+
 class TokenCache:
-    """Bearer tokens keyed by (realm, service, scopes, identity); thread-safe."""
+    """Bearer tokens keyed by :data:`TokenKey`; thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._tokens: dict[tuple[str, str, tuple[str, ...], str], _CachedToken] = {}
+        self._tokens: dict[TokenKey, _CachedToken] = {}
 
     def __repr__(self) -> str:
         return f"TokenCache({len(self._tokens)} tokens)"
@@ -102,23 +107,23 @@ class TokenCache:
         return tuple(s[: -len(":pull")] + ":pull,push" if s.endswith(":pull") else s
                      for s in scopes)
 
-    def get(self, key: tuple[str, str, tuple[str, ...], str]) -> str | None:
+    def get(self, key: TokenKey) -> str | None:
         """A still-valid token for ``key`` (or for a wider push scope), else None."""
         now = time.monotonic()
-        realm, service, scopes, who = key
+        host, realm, service, scopes, who = key
         with self._lock:
             for candidate in (scopes, self._covering(scopes)):
-                token = self._tokens.get((realm, service, candidate, who))
+                token = self._tokens.get((host, realm, service, candidate, who))
                 if token and token.expires_at - TOKEN_EXPIRY_MARGIN > now:
                     return token.value
         return None
 
-    def put(self, key: tuple[str, str, tuple[str, ...], str], value: str, lifetime: int) -> None:
+    def put(self, key: TokenKey, value: str, lifetime: int) -> None:
         """Remember a token for ``lifetime`` seconds."""
         with self._lock:
             self._tokens[key] = _CachedToken(value, time.monotonic() + lifetime)
 
-    def drop(self, key: tuple[str, str, tuple[str, ...], str]) -> None:
+    def drop(self, key: TokenKey) -> None:
         """Forget the token for ``key`` (after the registry refused it)."""
         with self._lock:
             self._tokens.pop(key, None)

@@ -54,6 +54,7 @@ from signer.reference import Reference
 from signer.registry.auth import (
     Challenge,
     TokenCache,
+    TokenKey,
     fetch_token,
     parse_challenge,
     repository_scope,
@@ -392,8 +393,8 @@ class RegistryClient:
             return (credentials.basic_header() if credentials else None), None
         if challenge.scheme != "bearer":
             return None, None
-        key = (challenge.realm or "", challenge.service or "", scopes,
-               credentials.username if credentials else "")
+        key: TokenKey = (ref.api_host, challenge.realm or "", challenge.service or "", scopes,
+                         credentials.username if credentials else "")
         if not fresh:
             cached = self._tokens.get(key)
             if cached:

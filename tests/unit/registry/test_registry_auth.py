@@ -40,14 +40,17 @@ def test_scope() -> None:
 
 def test_token_cache_scopes_and_expiry(monkeypatch: pytest.MonkeyPatch) -> None:
     cache = TokenCache()
-    pull = ("realm", "svc", ("repository:a:pull",), "alice")
-    push = ("realm", "svc", ("repository:a:pull,push",), "alice")
-    other_user = ("realm", "svc", ("repository:a:pull",), "bob")
+    pull = ("a.example", "realm", "svc", ("repository:a:pull",), "alice")
+    push = ("a.example", "realm", "svc", ("repository:a:pull,push",), "alice")
+    other_user = ("a.example", "realm", "svc", ("repository:a:pull",), "bob")
+    other_registry = ("b.example", "realm", "svc", ("repository:a:pull",), "alice")
     assert cache.get(pull) is None
     cache.put(push, "push-token", 300)
-    # A push token serves pulls of the same repository; not another user's requests.
+    # A push token serves pulls of the same repository; not another user's requests,
+    # nor another registry naming the same realm.
     assert cache.get(pull) == "push-token"
     assert cache.get(other_user) is None
+    assert cache.get(other_registry) is None
     cache.put(pull, "pull-token", 300)
     assert cache.get(pull) == "pull-token"
     cache.drop(pull)
