@@ -659,9 +659,41 @@ def sign_blob(sha256: bytes, options: SignOptions | None = None, name: str = "")
     ``options.attestation`` a DSSE bundle of the attestation whose subject is the file
     (``name`` and ``sha256``), as ``cosign attest-blob``. Returns the
     :class:`signer.signing.bundles.SignedBundle` (verified offline already)."""
-    options = options or SignOptions()
+    from signer.signing.bundles import sign_blob_bundle, sign_statement_bundle
+
+    def make(identity: SignerIdentity, services: Any, trust: TrustedRoot) -> Any:
+        attestation = (options or SignOptions()).attestation
+        if attestation is None:
+            return sign_blob_bundle(identity, sha256, services, trust)
+        from signer.formats.attestation import Subject
+
+        digest = f"sha256:{sha256.hex()}"
+        statement = attestation.statement(Subject(name, digest),
+                                          attestation.predicate_for(identity))
+        return sign_statement_bundle(identity, statement, digest, services, trust)
+
+    return _sign_one_bundle(options or SignOptions(), make)
+
+
+def sign_statement(statement: bytes, digest: str, options: SignOptions | None = None) -> Any:
+    """A DSSE bundle v0.3 over the in-toto ``statement`` given, byte for byte, one of
+    whose subjects is ``digest`` (``sha256:<hex>``; see
+    :func:`signer.formats.attestation.statement_subject_digest`), as ``sigstore attest``
+    and ``cosign attest-blob --statement`` write it. Returns the verified
+    :class:`signer.signing.bundles.SignedBundle`."""
+    from signer.signing.bundles import sign_statement_bundle
+
+    def make(identity: SignerIdentity, services: Any, trust: TrustedRoot) -> Any:
+        return sign_statement_bundle(identity, statement, digest, services, trust)
+
+    return _sign_one_bundle(options or SignOptions(), make)
+
+
+def _sign_one_bundle(options: SignOptions,
+                     make: Callable[[SignerIdentity, Any, TrustedRoot], Any]) -> Any:
+    """Plan the services, get the signer identity and make one bundle with ``make``."""
     _validate(options)
-    from signer.signing.bundles import BundleServices, sign_blob_bundle, sign_statement_bundle
+    from signer.signing.bundles import BundleServices
     from signer.trust import load_default
 
     trust = options.trusted_root or load_default()
@@ -671,16 +703,7 @@ def sign_blob(sha256: bytes, options: SignOptions | None = None, name: str = "")
                               backoff=options.service_backoff)
     try:
         identity = _signer_identity(options, trust, plan.fulcio_url)
-        attestation = options.attestation
-        if attestation is None:
-            signed = sign_blob_bundle(identity, sha256, services, trust)
-        else:
-            from signer.formats.attestation import Subject
-
-            digest = f"sha256:{sha256.hex()}"
-            statement = attestation.statement(Subject(name, digest),
-                                              attestation.predicate_for(identity))
-            signed = sign_statement_bundle(identity, statement, digest, services, trust)
+        signed = make(identity, services, trust)
     finally:
         services.close()
     for name, seconds in identity.timings.items():

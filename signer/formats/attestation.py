@@ -98,3 +98,27 @@ def attestation_statement(subjects: Sequence[Subject], predicate_type: str,
         "predicate": predicate,
     }
     return json.dumps(statement, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def statement_subject_digest(data: bytes, source: str) -> str:
+    """The first SHA-256 subject digest (``sha256:<hex>``) of the in-toto v1 statement
+    in ``data`` (read from ``source``), to sign as it is; refuses anything else."""
+    if len(data) > MAX_PREDICATE_BYTES:
+        raise InputError(f"the statement {source} is over {MAX_PREDICATE_BYTES} bytes")
+    hint = (f"give an in-toto statement: {{\"_type\": \"{STATEMENT_TYPE}\", \"subject\": "
+            "[{\"digest\": {\"sha256\": ...}}], \"predicateType\": ..., \"predicate\": ...}")
+    try:
+        statement = json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise InputError(f"the statement {source} is not JSON", hint=hint) from None
+    if not isinstance(statement, dict) or statement.get("_type") != STATEMENT_TYPE:
+        raise InputError(f"the statement {source} is not an in-toto v1 statement", hint=hint)
+    if not isinstance(statement.get("predicateType"), str):
+        raise InputError(f"the statement {source} has no predicateType", hint=hint)
+    subjects = statement.get("subject")
+    for subject in subjects if isinstance(subjects, list) else ():
+        digests = subject.get("digest") if isinstance(subject, dict) else None
+        value = digests.get("sha256") if isinstance(digests, dict) else None
+        if isinstance(value, str):
+            return str(parse_digest(f"sha256:{value}"))
+    raise InputError(f"the statement {source} has no subject with a sha256 digest", hint=hint)

@@ -6,15 +6,16 @@ Usage (as the upstream suite calls a client)::
         --bundle FILE (--certificate-identity ID --certificate-oidc-issuer URL | --key FILE) \\
         [--trusted-root FILE] FILE_OR_DIGEST
 
-    python tests/integration/bundle/sigstore_conformance_cli.py sign-bundle \\
+    python tests/integration/bundle/sigstore_conformance_cli.py sign-bundle [--in-toto] \\
         --identity-token TOKEN --bundle FILE [--trusted-root FILE] \\
         [--signing-config FILE] FILE
 
 ``FILE_OR_DIGEST`` is an artifact path or ``sha256:<64 hex>`` (the protocol's only
 digest form); anything else, and an existing file whatever its name, is a path.
 ``sign-bundle`` becomes ``signer sign-blob`` (the token goes through
-``SIGSTORE_ID_TOKEN``, not argv); ``--in-toto`` (signing a given statement as DSSE)
-and ``--staging`` are not supported and exit 1. The exit status is 0 on success,
+``SIGSTORE_ID_TOKEN``, not argv); with ``--in-toto`` FILE is an in-toto statement,
+signed as it is into a DSSE bundle by ``signer attest-blob --statement FILE``.
+``--staging`` is not supported and exits 1. The exit status is 0 on success,
 non-zero on any failure, as the protocol asks.
 """
 
@@ -32,12 +33,15 @@ def translate_sign(argv: Sequence[str]) -> tuple[list[str], str]:
     """The ``signer sign-blob`` arguments and the identity token of a ``sign-bundle``."""
     args = list(argv[1:])
     token = ""
+    in_toto = False
     translated = ["sign-blob"]
     while args:
         flag = args.pop(0)
-        if flag in ("--in-toto", "--staging"):
+        if flag == "--staging":
             raise ValueError(f"sign-bundle {flag} is not supported")
-        if flag == "--identity-token" and args:
+        if flag == "--in-toto" and not in_toto:
+            in_toto = True
+        elif flag == "--identity-token" and args:
             token = args.pop(0)
         elif flag in ("--bundle", "--trusted-root", "--signing-config") and args:
             translated += [flag, args.pop(0)]
@@ -47,6 +51,8 @@ def translate_sign(argv: Sequence[str]) -> tuple[list[str], str]:
             raise ValueError(f"sign-bundle: unexpected argument {flag!r}")
     if not token or "--bundle" not in translated or translated[-1].startswith("-"):
         raise ValueError("sign-bundle needs --identity-token, --bundle and a file")
+    if in_toto:  # the file is the statement to sign
+        translated = ["attest-blob", *translated[1:-1], "--statement", translated[-1]]
     return translated, token
 
 

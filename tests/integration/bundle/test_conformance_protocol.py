@@ -46,8 +46,12 @@ def test_translation() -> None:
     assert adapter.translate_sign(["sign-bundle", "--identity-token", "tok", "--bundle", "b",
                                    "--signing-config", "s", "file"]) == (
         ["sign-blob", "--bundle", "b", "--signing-config", "s", "file"], "tok")
+    assert adapter.translate_sign(["sign-bundle", "--in-toto", "--identity-token", "tok",
+                                   "--bundle", "b", "--trusted-root", "t", "st.json"]) == (
+        ["attest-blob", "--bundle", "b", "--trusted-root", "t", "--statement", "st.json"], "tok")
     with pytest.raises(ValueError, match="not supported"):
-        adapter.translate_sign(["sign-bundle", "--in-toto", "--bundle", "b", "file"])
+        adapter.translate_sign(["sign-bundle", "--staging", "--identity-token", "tok",
+                                "--bundle", "b", "file"])
 
 
 @pytest.mark.slow

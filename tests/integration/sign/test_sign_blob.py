@@ -5,6 +5,7 @@ names the key by its hint. The conformance adapter's ``sign-bundle`` goes throug
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -94,6 +95,68 @@ def test_the_conformance_adapter_signs_bundles(sigstore_stack: Stack, tmp_path: 
                          "--certificate-oidc-issuer", sigstore_stack.oidc_issuer_url,
                          "--trusted-root", str(sigstore_stack.trusted_root_path),
                          "sha256:" + hashlib.sha256(CONTENT).hexdigest()]) == 0
-    assert adapter.main(["sign-bundle", "--in-toto", "--identity-token", "t",
+    assert adapter.main(["sign-bundle", "--staging", "--identity-token", "t",
                          "--bundle", "b", str(artifact)]) == 1
     assert "SIGSTORE_ID_TOKEN" not in os.environ  # the adapter leaves no token behind
+
+
+
+@pytest.mark.parametrize("config_name", ["signing_config_rekor_v1_path",
+                                         "signing_config_v02_path"])
+def test_the_conformance_adapter_signs_in_toto_statements_as_dsse(
+        sigstore_stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], config_name: str) -> None:
+    """``sign-bundle --in-toto``: the statement file is the DSSE payload byte for byte
+    (indented, key order kept), and sigstore-python verifies the bundle offline."""
+    monkeypatch.delenv("SIGSTORE_ID_TOKEN", raising=False)
+    artifact = tmp_path / "a.txt"
+    artifact.write_bytes(CONTENT)
+    statement = json.dumps({
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "a.txt", "digest": {"sha256": hashlib.sha256(CONTENT).hexdigest()}}],
+        "predicate": {"buildDefinition": {"buildType": "https://example.com/build/v1"}},
+    }, indent=2).encode()
+    (tmp_path / "statement.json").write_bytes(statement)
+    bundle_path = tmp_path / "statement.sigstore.json"
+    code = adapter.main(["sign-bundle", "--in-toto",
+                         "--identity-token", sigstore_stack.issue_token(),
+                         "--bundle", str(bundle_path),
+                         "--trusted-root", str(sigstore_stack.trusted_root_path),
+                         "--signing-config", str(getattr(sigstore_stack, config_name)),
+                         str(tmp_path / "statement.json")])
+    assert code == 0, capsys.readouterr().err
+    document = json.loads(bundle_path.read_bytes())
+    envelope = document["dsseEnvelope"]
+    assert envelope["payloadType"] == "application/vnd.in-toto+json"
+    assert base64.b64decode(envelope["payload"]) == statement
+    verifier = Verifier(trusted_root=SigstoreTrustedRoot.from_file(
+        str(sigstore_stack.trusted_root_path)))
+    payload_type, payload = verifier.verify_dsse(
+        Bundle.from_json(bundle_path.read_bytes()), policy.Identity(
+            identity=sigstore_stack.default_identity, issuer=sigstore_stack.oidc_issuer_url))
+    assert (payload_type, payload) == ("application/vnd.in-toto+json", statement)
+    assert adapter.main(["verify-bundle", "--bundle", str(bundle_path),
+                         "--certificate-identity", sigstore_stack.default_identity,
+                         "--certificate-oidc-issuer", sigstore_stack.oidc_issuer_url,
+                         "--trusted-root", str(sigstore_stack.trusted_root_path),
+                         str(artifact)]) == 0
+    assert "SIGSTORE_ID_TOKEN" not in os.environ
+
+
+def test_a_statement_without_a_sha256_subject_is_refused(
+        sigstore_stack: Stack, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"_type": "https://in-toto.io/Statement/v1",
+                               "subject": [{"name": "x", "digest": {"sha1": "ab" * 20}}],
+                               "predicateType": "https://example.com/p", "predicate": {}}))
+    done = signer_cli(["attest-blob", "--statement", str(bad), "--bundle",
+                       str(tmp_path / "out.json"), "--trusted-root",
+                       str(sigstore_stack.trusted_root_path)],
+                      env={"SIGSTORE_ID_TOKEN": sigstore_stack.issue_token()})
+    assert done.returncode != 0
+    assert "has no subject with a sha256 digest" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "out.json").exists()
+    both = signer_cli(["attest-blob", "--statement", str(bad), "--type", "custom",
+                       "--bundle", str(tmp_path / "out.json"), str(bad)])
+    assert both.returncode != 0 and "--statement is the whole attestation" in both.stderr
