@@ -316,9 +316,11 @@ def print_verified(args: argparse.Namespace, result: ImageVerification) -> None:
     if args.output == "json":
         sys.stdout.write("\n" + terminal_json(go_json_text(result.output_objects())) + "\n")
     else:
-        bundles = [b.output_object(result.reference.name) for b in result.passing_bundles]
-        if bundles:  # a bundle has no payload text: its element, as cosign v3 prints
-            sys.stdout.write("\n" + terminal_json(go_json_text(bundles)) + "\n")
+        # a bundle has no payload text: cosign v3 prints the element it makes of the
+        # statement instead, one compact object a line (Go's map order: keys sorted)
+        for bundle in result.passing_bundles:
+            element = bundle.output_object(result.reference.name)
+            sys.stdout.write(terminal_json(go_json_text(element, sort_keys=True)) + "\n")
         labels = {"githubWorkflowTrigger": "Trigger", "githubWorkflowSha": "SHA",
                   "githubWorkflowName": "Name", "githubWorkflowRepository": "Repository",
                   "githubWorkflowRef": "Ref"}

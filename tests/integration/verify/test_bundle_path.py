@@ -38,6 +38,11 @@ def test_bundle_referrer_through_signer_verify(sigstore_stack: Stack,  # noqa: F
     assert element["critical"]["image"]["docker-manifest-digest"] == digest
     assert element["critical"]["type"] == "https://sigstore.dev/cosign/sign/v1"
     assert element["critical"]["identity"]["docker-reference"] == ref.name
+    assert element["optional"] == {"env": "test"}  # subject annotations, no Bundle
+    text = run_cli([*base, "-o", "text", str(ref)])
+    assert text.returncode == 0, text.stderr
+    # cosign v3's text output: the same element as one compact line, keys sorted
+    assert text.stdout == json.dumps(element, separators=(",", ":"), sort_keys=True) + "\n"
 
     wrong = run_cli([*base, "-a", "env=prod", str(ref)])
     assert wrong.returncode == 12
