@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from signer.localfile import MAX_LOCAL_FILE_BYTES
+from signer.testing.registry import AuthRegistry
 from tests.integration.action.conftest import ActionHarness, action  # noqa: F401
 
 #: address space each run may use: far more than signer needs, far less than /dev/zero
@@ -157,3 +158,20 @@ def test_signing_and_blob_flags_naming_endless_or_huge_files(
     result = _cli([arg.replace("{}", path).format(**values) for arg in argv],
                   env={"COSIGN_PASSWORD": "pw"})
     _assert_one_line_refusal(result, path)
+
+
+@pytest.mark.parametrize("bundle", ["missing", "/dev/zero", "directory"])
+def test_a_ca_bundle_that_cannot_be_read(tls_registry: AuthRegistry, tmp_path: Path,
+                                         bundle: str, key_pair: tuple[Path, Path, Any]) -> None:
+    """SIGNER_CA_BUNDLE (the action's registry-ca-bundle) naming a missing file, a
+    device or a directory: one line naming it, not an internal error at the first
+    TLS connection."""
+    path = {"missing": str(tmp_path / "missing.pem"), "directory": str(tmp_path)}.get(
+        bundle, bundle)
+    result = _cli(["verify", "--key", str(key_pair[1]), "--insecure-ignore-tlog",
+                   f"{tls_registry.host}/r@sha256:" + "a" * 64],
+                  env={"SIGNER_CA_BUNDLE": path})
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and "CA bundle" in errors[0] and path in errors[0], result.stderr
+    assert result.returncode == 1, result.stderr
