@@ -21,7 +21,14 @@ from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from signer import __version__
-from signer.errors import NetworkError, ResponseCutError, ServiceTimeoutError, SizeLimitError
+from signer.errors import (
+    InputError,
+    NetworkError,
+    ResponseCutError,
+    ServiceTimeoutError,
+    SizeLimitError,
+)
+from signer.localfile import read_local_file
 
 #: (connect, read) seconds for every request unless the caller says otherwise.
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)
@@ -108,8 +115,22 @@ def new_session(
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers["User-Agent"] = USER_AGENT
-    session.verify = ca_bundle or os.environ.get("SIGNER_CA_BUNDLE") or True
+    session.verify = checked_ca_bundle(ca_bundle or os.environ.get("SIGNER_CA_BUNDLE")) or True
     return session
+
+
+def checked_ca_bundle(path: str | None) -> str | None:
+    """``path`` if it names a readable CA bundle file of PEM certificates (checked now,
+    bounded, so that a missing file, a directory or a device is one error naming it, not a
+    failure deep in the first TLS connection); None stays None."""
+    if not path:
+        return None
+    hint = ("SIGNER_CA_BUNDLE (the action's registry-ca-bundle) must be a PEM file of CA "
+            "certificates")
+    data = read_local_file(path, "CA bundle", hint=hint)
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise InputError(f"CA bundle {path} holds no PEM certificate", hint=hint)
+    return path
 
 
 #: Shortest time a whole response body may take, in seconds: the read timeout is per
