@@ -59,6 +59,7 @@ from signer.trust import TrustedRoot
 
 if TYPE_CHECKING:
     from signer.attest import Attestation
+    from signer.signing.referrer_publish import ConfigBlobs
 
 #: ``--signature-format`` values: what a sign run writes
 SIGNATURE_FORMATS = ("both", "bundle", "legacy")
@@ -448,10 +449,12 @@ def _attestation_layer(target: _Target, identity: SignerIdentity, attestation: A
 def _sign_bundle(store: RegistryStore, target: _Target, identity: SignerIdentity,
                  options: SignOptions, trust: TrustedRoot, services: Any,
                  predicate: Any = None,
-                 before_publish: Callable[[], None] = lambda: None) -> SignResult:
+                 before_publish: Callable[[], None] = lambda: None,
+                 config_blobs: ConfigBlobs | None = None) -> SignResult:
     """The cosign v3 bundle referrer of one manifest; with ``options.attestation``, the
     attestation of ``predicate`` instead. ``before_publish`` runs once the bundle is
-    made and checked, before the referrer is written."""
+    made and checked, before the referrer is written; ``config_blobs`` is the run's
+    record of the referrers' shared config blob."""
     import datetime
 
     from signer.formats.attestation import Subject as StatementSubject
@@ -490,7 +493,8 @@ def _sign_bundle(store: RegistryStore, target: _Target, identity: SignerIdentity
             store, repository, subject, signed.data,
             predicate_type=predicate_type,
             created=created_annotation(datetime.datetime.now(datetime.timezone.utc)),
-            attempts=options.publish_attempts, settle_seconds=options.settle_seconds)
+            attempts=options.publish_attempts, settle_seconds=options.settle_seconds,
+            config_blobs=config_blobs)
     except Error as error:
         if entry_url is None:
             raise
@@ -531,7 +535,8 @@ def _with_bundle(legacy: SignResult, bundle: SignResult) -> SignResult:
 
 def _sign_both(store: RegistryStore, target: _Target, identity: SignerIdentity,
                options: SignOptions, trust: TrustedRoot, rekor: Any, services: Any,
-               predicate: Any, helper: ThreadPoolExecutor) -> SignResult:
+               predicate: Any, helper: ThreadPoolExecutor,
+               config_blobs: ConfigBlobs) -> SignResult:
     """The ``.sig`` and the bundle referrer of one manifest, made concurrently (their
     signatures, log entries and registry writes are independent; ``helper`` runs the
     bundle's half). Neither is published until both are signed and logged: if either
@@ -550,7 +555,7 @@ def _sign_both(store: RegistryStore, target: _Target, identity: SignerIdentity,
             raise
 
     bundle_future = helper.submit(side, lambda gate: _sign_bundle(
-        store, target, identity, options, trust, services, predicate, gate))
+        store, target, identity, options, trust, services, predicate, gate, config_blobs))
     try:
         legacy = side(lambda gate: _sign_legacy(store, target, identity, options, trust,
                                                 rekor, predicate, gate))
@@ -565,13 +570,15 @@ def _sign_both(store: RegistryStore, target: _Target, identity: SignerIdentity,
 
 def _sign_one(store: RegistryStore, target: _Target, identity: SignerIdentity,
               options: SignOptions, trust: TrustedRoot, rekor: Any,
-              services: Any, predicate: Any, helper: ThreadPoolExecutor) -> SignResult:
+              services: Any, predicate: Any, helper: ThreadPoolExecutor,
+              config_blobs: ConfigBlobs) -> SignResult:
     if options.signature_format == "both":
         return _sign_both(store, target, identity, options, trust, rekor, services,
-                          predicate, helper)
+                          predicate, helper, config_blobs)
     if options.signature_format == "legacy":
         return _sign_legacy(store, target, identity, options, trust, rekor, predicate)
-    return _sign_bundle(store, target, identity, options, trust, services, predicate)
+    return _sign_bundle(store, target, identity, options, trust, services, predicate,
+                        config_blobs=config_blobs)
 
 
 def sign_images(store: RegistryStore, references: Sequence[str | Reference],
@@ -607,6 +614,7 @@ def sign_images(store: RegistryStore, references: Sequence[str | Reference],
                          "signing config names none",
                          hint="use --signature-format bundle, or pass --rekor-url")
     from signer.signing.bundles import BundleServices
+    from signer.signing.referrer_publish import ConfigBlobs
 
     services = BundleServices(plan.bundle_logs, plan.tsa_urls, ca_bundle=options.ca_bundle,
                               attempts=options.service_attempts,
@@ -626,8 +634,9 @@ def sign_images(store: RegistryStore, references: Sequence[str | Reference],
         # ``helper`` runs the bundle half of each image in ``both`` mode (_sign_both)
         with ThreadPoolExecutor(max_workers=workers) as pool, \
                 ThreadPoolExecutor(max_workers=workers) as helper:
+            config_blobs = ConfigBlobs()  # the referrers' {} blob: once per repository
             futures = [pool.submit(_sign_one, store, target, identity, options, trust, rekor,
-                                   services, predicate, helper)
+                                   services, predicate, helper, config_blobs)
                        for target in targets]
             outcomes: list[SignResult | Error] = []
             for future in futures:

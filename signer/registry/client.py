@@ -798,12 +798,18 @@ class RegistryClient:
     def serves_referrers_api(self, ref: Reference, digest: str) -> bool:
         """True when the registry answers the OCI referrers API for ``digest`` (200 with
         an image-index content type), as go-containerregistry probes before it decides
-        whether to maintain the ``<alg>-<hex>`` tag index itself."""
+        whether to maintain the ``<alg>-<hex>`` tag index itself. A host found without
+        the API (as :meth:`referrers` decides it) is not asked again by this client."""
+        if ref.api_host in self._no_referrers_api:
+            return False
         response = self._request("GET", ref, f"/v2/{ref.repository}/referrers/{digest}",
                                  headers={"Accept": OCI_INDEX})
         content_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip()
         _finish(response)
         if response.status_code in (200, 400, 404, 405):
+            if response.status_code == 405 or (
+                    response.status_code == 404 and content_type != "application/json"):
+                self._no_referrers_api.add(ref.api_host)
             return response.status_code == 200 and content_type == OCI_INDEX
         raise self._error(response, ref, f"referrers of {digest}")
 

@@ -8,12 +8,14 @@ That index is read-modify-write on registries without conditional PUT (distribut
 2.8, GHCR), so concurrent signers of one image race for it. The merge loses nothing
 the same way the ``.sig`` append does (:mod:`signer.signing.publish`):
 
-1. read the index (404 = none), note its digest; add our entry, keeping every
+1. read the index (404 = none); add our entry, keeping every
    existing entry and field as read (nothing dropped), sorted by digest;
-2. HEAD the tag: if it moved since step 1, go back to 1;
-3. PUT it, then read it back twice, the second time after a settle delay of a few
-   PUT round trips: if our entry or any entry we merged is missing, a concurrent
-   signer overwrote us with a stale merge, so go back to 1.
+2. PUT it, then read it back after a settle delay of a few PUT round trips: if our
+   entry or any entry we merged is missing, a concurrent signer overwrote us with a
+   stale merge, so go back to 1. No HEAD of the tag before the PUT and no read-back
+   right after it: the read of step 1 is as recent as such a HEAD would be (the merge
+   between them takes microseconds), and the read after the delay is the one that
+   catches a stale overwrite.
 
 A signer returns only after it saw its own entry, and all it merged, survive the
 settle delay; whoever loses an entry repairs it. An entry already listed is not
@@ -22,6 +24,7 @@ written again. The referrer manifest itself is content-addressed and never lost.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +48,26 @@ from signer.signing.publish import MAX_SETTLE, is_transient_registry_error, paus
 from signer.signing.store import RegistryStore
 
 
+class ConfigBlobs:
+    """The ``{}`` config blob every referrer shares, uploaded once per repository by
+    the signers of one run (thread-safe: the first one uploads, the others wait)."""
+
+    def __init__(self) -> None:
+        self._stored: set[tuple[str, str]] = set()
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def ensure(self, store: RegistryStore, repository: Reference) -> None:
+        """Upload the blob to ``repository`` unless this run did already."""
+        key = (repository.api_host, repository.repository)
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._stored:
+                store.upload_blob(repository, EMPTY_CONFIG, EMPTY_CONFIG_DIGEST)
+                self._stored.add(key)
+
+
 @dataclass(frozen=True)
 class ReferrerResult:
     """Where the bundle went."""
@@ -58,8 +81,12 @@ class ReferrerResult:
 
 def publish_bundle_referrer(store: RegistryStore, repository: Reference, subject: Subject,
                             bundle: bytes, *, predicate_type: str, created: str,
-                            attempts: int = 8, settle_seconds: float = 0.05) -> ReferrerResult:
-    """Write ``bundle`` as a referrer of ``subject`` into ``repository``."""
+                            attempts: int = 8, settle_seconds: float = 0.05,
+                            config_blobs: ConfigBlobs | None = None) -> ReferrerResult:
+    """Write ``bundle`` as a referrer of ``subject`` into ``repository``.
+
+    ``config_blobs``, shared by the images of one run, uploads the ``{}`` config blob
+    once per repository rather than once per referrer."""
     bundle_digest = str(sha256_digest(bundle))
     manifest = referrer_manifest(bundle_digest=bundle_digest, bundle_size=len(bundle),
                                  subject=subject, predicate_type=predicate_type,
@@ -67,8 +94,10 @@ def publish_bundle_referrer(store: RegistryStore, repository: Reference, subject
     manifest_digest = str(sha256_digest(manifest))
     manifest_ref = repository.with_digest(manifest_digest)
 
+    shared = config_blobs or ConfigBlobs()
+
     def store_referrer() -> bool:
-        store.upload_blob(repository, EMPTY_CONFIG, EMPTY_CONFIG_DIGEST)
+        shared.ensure(store, repository)
         store.upload_blob(repository, bundle, bundle_digest)
         store.put_manifest(manifest_ref, manifest, OCI_MANIFEST)
         return store.serves_referrers_api(repository, subject.digest)
@@ -95,16 +124,16 @@ def _again_if_transient(action: Callable[[], bool], attempts: int) -> bool:
     raise AssertionError("unreachable")
 
 
-def _read_index(store: RegistryStore, ref: Reference) -> tuple[bytes | None, str | None]:
+def _read_index(store: RegistryStore, ref: Reference) -> bytes | None:
     try:
         found = store.get_manifest(ref)
     except ImageNotFoundError:
-        return None, None
+        return None
     if found.media_type != OCI_INDEX:
         raise SigningError(f"the referrers tag {ref} holds a {found.media_type or 'non-index'}, "
                            "not an OCI image index",
                            hint="refusing to overwrite it; inspect or delete the tag")
-    return found.data, found.digest
+    return found.data
 
 
 def _merge_into_index(store: RegistryStore, tag_ref: Reference, entry: dict[str, object],
@@ -132,14 +161,11 @@ def _merge_into_index(store: RegistryStore, tag_ref: Reference, entry: dict[str,
 def _merge_once(store: RegistryStore, tag_ref: Reference, entry: dict[str, object],
                 wanted: str, settle_seconds: float) -> bool:
     """One read-merge-write round; False when it must be repeated."""
-    existing, existing_digest = _read_index(store, tag_ref)
+    existing = _read_index(store, tag_ref)
     merged = merge_referrers_index(existing, entry)
     if merged is None:  # listed already (by an earlier round or an earlier run)
         return _survived(store, tag_ref, [wanted], settle_seconds)
     expected = index_digests(merged)
-    current = store.head_manifest(tag_ref)
-    if (current.digest if current else None) != existing_digest:
-        return False  # someone wrote in between: merge again
     put_started = time.perf_counter()
     store.put_manifest(tag_ref, merged, OCI_INDEX)
     settle = min(max(settle_seconds, 3 * (time.perf_counter() - put_started)), MAX_SETTLE)
@@ -148,11 +174,7 @@ def _merge_once(store: RegistryStore, tag_ref: Reference, entry: dict[str, objec
 
 def _survived(store: RegistryStore, tag_ref: Reference, digests: list[str],
               settle_seconds: float) -> bool:
-    """Every digest is listed now and again after ``settle_seconds``."""
-    for delay in (0.0, settle_seconds):
-        if delay:
-            time.sleep(delay)
-        data, _ = _read_index(store, tag_ref)
-        if data is None or not set(digests) <= set(index_digests(data)):
-            return False
-    return True
+    """Every digest is listed after ``settle_seconds``."""
+    time.sleep(settle_seconds)
+    data = _read_index(store, tag_ref)
+    return data is not None and set(digests) <= set(index_digests(data))

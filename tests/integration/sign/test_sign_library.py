@@ -18,10 +18,13 @@ from signer.formats.legacy import (
     signature_tag,
 )
 from signer.keys import generate_ephemeral_key
+from signer.reference import parse_reference
 from signer.registry.client import RegistryClient
 from signer.sign import SignOptions, sign_images
+from signer.testing.registry import LocalRegistry
 from signer.testing.stack import Stack
 from signer.trust import TrustedRoot
+from tests.integration.registry.faultproxy import FaultProxy
 from tests.integration.sign.conftest import PushImage, skopeo_raw
 
 pytestmark = pytest.mark.slow
@@ -70,3 +73,39 @@ def test_many_images_in_one_call_share_one_certificate(
         certificates.add(layers[0]["annotations"]["dev.sigstore.cosign/certificate"])
         assert set(result.timings) >= {"crypto", "rekor", "registry", "fulcio"}
     assert len(certificates) == 1
+
+
+def test_requests_done_once_per_run(registry: LocalRegistry, push_image: PushImage,
+                                    sigstore_stack: Stack) -> None:
+    """Signing the three manifests of one repository (index and two platforms) in
+    ``both`` mode uploads the referrers' shared ``{}`` config blob once, and the client
+    probes the referrers API of a host only until it found none; each manifest still
+    gets its own referrer, listed in its own tag index, and its own ``.sig``."""
+    from signer.formats.referrer import EMPTY_CONFIG_DIGEST
+    from signer.testing.images import DEFAULT_PLATFORMS
+
+    ref, image = push_image("once-per-run", platforms=DEFAULT_PLATFORMS)
+    with FaultProxy(registry.host) as proxy, \
+            RegistryClient(insecure=(proxy.host,)) as through_proxy:
+        proxied = parse_reference(f"{proxy.host}/{ref.repository}:{ref.tag}")
+        options = SignOptions(identity_token=sigstore_stack.issue_token(),
+                              fulcio_url=sigstore_stack.fulcio_url,
+                              rekor_url=sigstore_stack.rekor_url, recursive=True,
+                              trusted_root=TrustedRoot.from_file(
+                                  sigstore_stack.trusted_root_path))
+        results = sign_images(through_proxy, [proxied], options)
+        assert {r.digest for r in results} == set(image.manifests)
+        assert proxy.count("PUT", f"digest={EMPTY_CONFIG_DIGEST.replace(':', '%3A')}") == 1
+        probes = proxy.count("GET", "/referrers/")
+        assert 1 <= probes <= 3  # the three signers' first probes may overlap
+        other, _ = push_image("once-per-run-other")
+        sign_images(through_proxy, [parse_reference(f"{proxy.host}/{other.repository}:v1")],
+                    options)
+        assert proxy.count("GET", "/referrers/") == probes  # the client remembers the host
+    for result in results:
+        assert result.formats == ("legacy", "bundle") and result.referrer_index_tag
+        index = json.loads(skopeo_raw(f"{ref.repository_name}:{result.referrer_index_tag}"))
+        referrer_digest = (result.referrer_ref or "").rpartition("@")[2]
+        assert [m["digest"] for m in index["manifests"]] == [referrer_digest]
+        sig = json.loads(skopeo_raw(f"{ref.repository_name}:{result.signature_tag}"))
+        assert len(sig["layers"]) == 1
