@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from signer.certificates import MalformedCertificateError, parse_pem_certificate
-from signer.errors import SigningError
+from signer.errors import InputError, SigningError
 from signer.oidc import IdentityToken
 from signer.services import (
     PUBLIC_GOOD_FULCIO_URL,
@@ -124,6 +124,14 @@ class FulcioClient:
         Connection errors, 429 and 5xx are retried (a certificate request has no
         lasting effect besides a CT log entry); a 4xx is a clear error at once.
         """
+        from signer.http import display_host
+        from signer.reference import is_loopback_host
+
+        host = display_host(self.url)
+        if not self.url.startswith("https://") and not is_loopback_host(host):
+            raise InputError(f"refusing to send the identity token to Fulcio at {host} over "
+                             "plain HTTP", hint="give an https:// --fulcio-url (plain HTTP is "
+                             "for a Fulcio on this machine only)")
         body = json.dumps({
             "credentials": {"oidcIdentityToken": token.raw},
             "certificateSigningRequest": base64.b64encode(build_csr(key)).decode(),
