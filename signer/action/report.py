@@ -198,9 +198,31 @@ def write_step_outputs(inputs: Inputs | None, env: Mapping[str, str], console: C
         input_value(env, "show-summary").lower() not in FALSE_WORDS - {""})
     if env.get("GITHUB_STEP_SUMMARY") and show:
         with Path(env["GITHUB_STEP_SUMMARY"]).open("a", encoding="utf-8") as handle:
-            handle.write(summary + "\n")
+            handle.write(fit_summary(summary, values["report"]) + "\n")
     if values["report"]:
         console.line(f"report: {values['report']}")
+
+
+#: Most bytes of job summary one run writes: GitHub drops a step's whole summary above
+#: 1 MiB, and many images failing with long (hostile) reasons can pass it.
+SUMMARY_BYTES_LIMIT = 1000 * 1000
+
+
+def fit_summary(summary: str, report: str) -> str:
+    """``summary`` cut after the last image section that fits :data:`SUMMARY_BYTES_LIMIT`,
+    with a line saying how many images are left out and where they are (the JSON report,
+    the ``results`` output)."""
+    data = summary.encode("utf-8")
+    if len(data) <= SUMMARY_BYTES_LIMIT:
+        return summary
+    head = data[:SUMMARY_BYTES_LIMIT - 2000].decode("utf-8", errors="ignore")
+    cut = head.rfind("\n### ")
+    shown = head[:cut] if cut > 0 else head[:max(head.rfind("\n"), 0)]
+    left = summary[len(shown):].count("\n### ")
+    where = f"the JSON report {output.markdown_code(report)}" if report else "the JSON report"
+    return (shown + f"\n\n**The summary is cut here: {left} more images are not shown** "
+            f"(GitHub keeps at most 1 MiB of a step's summary); every image is in {where} and "
+            "the `results` output.")
 
 
 def refused_inputs(env: Mapping[str, str], problems: Sequence[InputProblem]
