@@ -454,19 +454,23 @@ def verify_image(
         sig_ref: Reference | None = None
         layers: list[SignatureLayer] = []
         legacy_error: Error | None = None
-        try:
-            sig_ref, layers = fetch_signature_layers(client, repository, digest,
-                                                     options.max_layers)
-            layers = attach_online_entries(layers, options)
-        except Error as err:
-            legacy_error = err
         bundles: list[ImageBundle] = []
         bundle_error: Error | None = None
-        if options.bundle_format:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="referrers") as helper:
+            # the referrers lookup and the .sig fetch are independent: overlap them
+            found = (helper.submit(find_image_bundles, client, repository, digest)
+                     if options.bundle_format else None)
             try:
-                bundles = find_image_bundles(client, repository, digest)
+                sig_ref, layers = fetch_signature_layers(client, repository, digest,
+                                                         options.max_layers)
+                layers = attach_online_entries(layers, options)
             except Error as err:
-                bundle_error = err
+                legacy_error = err
+            if found is not None:
+                try:
+                    bundles = found.result()
+                except Error as err:
+                    bundle_error = err
         result = judge_image(image, digest, layers, bundles, options,
                              signature_reference=sig_ref, legacy_error=legacy_error,
                              bundle_error=bundle_error)

@@ -216,6 +216,10 @@ def _descriptor(entry: Any) -> Descriptor | None:
     )
 
 
+#: connections kept per registry host: verify's 32 image workers each look up the
+#: ``.sig`` and the referrers of an image at once (signer.fetch.verify_image)
+POOL_SIZE = 64
+
 class RegistryClient:
     """A thread-safe, connection-reusing client for OCI/Docker registries.
 
@@ -230,7 +234,7 @@ class RegistryClient:
                  insecure: Iterable[str] = (), ca_bundle: str | None = None, *,
                  retries: int = 3, backoff: float = 0.2,
                  timeout: tuple[float, float] = DEFAULT_TIMEOUT,
-                 chunk_size: int = DEFAULT_CHUNK_SIZE, pool_size: int = 32) -> None:
+                 chunk_size: int = DEFAULT_CHUNK_SIZE, pool_size: int = POOL_SIZE) -> None:
         if credentials is None:
             self._keychain: Keychain = default_keychain()
         elif isinstance(credentials, Credentials):

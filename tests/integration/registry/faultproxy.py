@@ -15,6 +15,7 @@ import http.client
 import itertools
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -33,7 +34,8 @@ class Fault:
     ``kind``: ``status`` (answer ``status`` with ``body``/``headers``), ``html``
     (answer ``status`` with an HTML page), ``flip`` (forward, then alter one byte
     of a successful body), ``redirect`` (forward, keep the body, answer 307 to
-    ``redirect_host``). ``times`` limits how often it fires (None: always).
+    ``redirect_host``), ``delay`` (forward after ``seconds``). ``times`` limits how
+    often it fires (None: always).
     """
 
     kind: str
@@ -44,6 +46,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     times: int | None = None
     redirect_host: str = "localhost"
+    seconds: float = 0.0
     fired: int = 0
 
     def matches(self, method: str, path: str) -> bool:
@@ -189,7 +192,10 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if fault is None:
             self._reply(*self._forward(body))
             return
-        if fault.kind == "status":
+        if fault.kind == "delay":
+            time.sleep(fault.seconds)
+            self._reply(*self._forward(body))
+        elif fault.kind == "status":
             headers = {"Content-Type": "application/json", **fault.headers}
             self._reply(fault.status, headers, fault.body)
         elif fault.kind == "html":
