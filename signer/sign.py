@@ -48,12 +48,12 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from signer.errors import Error, InputError, SigningError, UsageError
+from signer.errors import Error, ImageNotFoundError, InputError, SigningError, UsageError
 from signer.keys import PrivateKey
 from signer.reference import Reference, parse_reference
 from signer.services import PUBLIC_GOOD_FULCIO_URL, PUBLIC_GOOD_REKOR_URL
 from signer.signing.identity import SignerIdentity
-from signer.signing.store import RegistryStore
+from signer.signing.store import DescriptorLike, RegistryStore
 from signer.signing_config import SigningConfig
 from signer.trust import TrustedRoot
 
@@ -147,6 +147,8 @@ class _Target:
     requested: str
     ref: Reference  # pinned to the digest
     platform: str | None
+    #: media type and size, when resolving a tag already asked the registry for them
+    descriptor: DescriptorLike | None = None
 
 
 @dataclass(frozen=True)
@@ -235,9 +237,17 @@ def _targets(store: RegistryStore, text: str | Reference, recursive: bool) -> li
 
     ref = parse_reference(text) if isinstance(text, str) else text
     requested = str(text)
-    digest = ref.digest or store.resolve_digest(ref)
+    descriptor = None
+    if ref.digest is not None:
+        digest = ref.digest
+    else:  # the tag's HEAD also gives what a referrer's subject needs
+        descriptor = store.head_manifest(ref)
+        if descriptor is None:
+            raise ImageNotFoundError(f"image not found: {ref.name}",
+                                     hint="check the repository and tag")
+        digest = descriptor.digest
     pinned = ref.with_digest(digest)
-    targets = [_Target(requested, pinned, None)]
+    targets = [_Target(requested, pinned, None, descriptor)]
     if not recursive:
         return targets
     manifest = store.get_manifest(pinned)
@@ -467,10 +477,8 @@ def _sign_bundle(store: RegistryStore, target: _Target, identity: SignerIdentity
     digest = target.ref.digest
     assert digest is not None
     registry_started = time.perf_counter()
-    head = store.head_manifest(target.ref)
+    head = target.descriptor or store.head_manifest(target.ref)
     if head is None:
-        from signer.errors import ImageNotFoundError
-
         raise ImageNotFoundError(f"image not found: {target.ref.name}",
                                  hint="check the repository and digest")
     subject = Subject(head.media_type, head.size, digest)

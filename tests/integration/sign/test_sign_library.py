@@ -78,7 +78,8 @@ def test_many_images_in_one_call_share_one_certificate(
 def test_requests_done_once_per_run(registry: LocalRegistry, push_image: PushImage,
                                     sigstore_stack: Stack) -> None:
     """Signing the three manifests of one repository (index and two platforms) in
-    ``both`` mode uploads the referrers' shared ``{}`` config blob once, and the client
+    ``both`` mode uploads the referrers' shared ``{}`` config blob once, heads the tag
+    only once (its answer is the index's referrer subject), and the client
     probes the referrers API of a host only until it found none; each manifest still
     gets its own referrer, listed in its own tag index, and its own ``.sig``."""
     from signer.formats.referrer import EMPTY_CONFIG_DIGEST
@@ -96,6 +97,8 @@ def test_requests_done_once_per_run(registry: LocalRegistry, push_image: PushIma
         results = sign_images(through_proxy, [proxied], options)
         assert {r.digest for r in results} == set(image.manifests)
         assert proxy.count("PUT", f"digest={EMPTY_CONFIG_DIGEST.replace(':', '%3A')}") == 1
+        # the tag's HEAD gave the index's descriptor: not asked again for its referrer
+        assert proxy.count("HEAD", f"/manifests/{image.digest}") == 0
         probes = proxy.count("GET", "/referrers/")
         assert 1 <= probes <= 3  # the three signers' first probes may overlap
         other, _ = push_image("once-per-run-other")
