@@ -1,8 +1,8 @@
 """The repository stands on its own: a clone with nothing beside it has everything.
 
-No tracked file may point outside the checkout -- at a sibling folder (``../shared``)
-or at an absolute path of some machine (``/work/...``, a home directory, the path of
-this very checkout) -- and the conformance corpus the tests read is the one in
+No tracked file may point outside the checkout -- at a sibling folder beside it, or
+at an absolute path of some machine (a work area, a home directory, the path of this
+very checkout) -- and the conformance corpus the tests read is the one in
 ``tests/conformance/``, complete and documented.
 """
 
@@ -16,13 +16,14 @@ from pathlib import Path
 from tests.corpus import BUNDLES, CONFORMANCE, LEGACY, TRUST
 
 ROOT = Path(__file__).resolve().parents[2]
+SLASH, SIBLING = "/", "shared"  # pieces of the examples the self-test writes
 
 #: a path that only exists on some machine: a sibling checkout, or an absolute path
 #: under a machine-specific root (not preceded by a path or base64 character, so
 #: ``pkg/root/`` or base64 text does not count)
 OUTSIDE = re.compile(
-    r"\.\./shared\b|/\s*[\"']shared[\"']"
-    r"|(?<![\w.+/=~-])/(?:work|home|root|Users|opt|mnt|srv|data|workspace)/"
+    rf"\.\./{SIBLING}\b|/\s*[\"']{SIBLING}[\"']"
+    rf"|(?<![\w.+/=~-])/(?:work|home|root|Users|opt|mnt|srv|data|workspace){SLASH}"
     r"|\b[A-Za-z]:\\(?:Users|work)\\")
 
 
@@ -54,18 +55,18 @@ def offending_lines(files: list[Path], checkout: Path) -> list[str]:
 
 
 def test_no_tracked_file_refers_outside_the_checkout() -> None:
-    # this file is left out: its examples are what the check looks for
-    files = [path for path in _tracked_files() if path != Path(__file__).resolve()]
+    files = _tracked_files()
     assert len(files) > 100, "git ls-files listed too little; is this a checkout?"
     assert offending_lines(files, ROOT) == []
 
 
 def test_the_check_catches_what_it_looks_for(tmp_path: Path) -> None:
     bad = {
-        "a.py": 'CORPUS = Path("/work/shared/conformance")\n',
-        "b.py": "see ../shared/spec/cosign-format.md\n",
-        "b2.py": 'SHARED = ROOT.parent / "shared"\n',
-        "c.md": "see /home/alice/src/signer/docs\n",
+        # the offending paths are put together here, so that this file holds none
+        "a.py": f'CORPUS = Path("{SLASH}work{SLASH}{SIBLING}/conformance")\n',
+        "b.py": f"see ..{SLASH}{SIBLING}/spec/cosign-format.md\n",
+        "b2.py": f'SHARED = ROOT.parent / "{SIBLING}"\n',
+        "c.md": f"see {SLASH}home{SLASH}alice/src/signer/docs\n",
         "d.txt": f"{tmp_path}/signer/tests\n",
     }
     good = {"e.md": "sigstore-go `pkg/root/` and `/tmp/x`, base64 AB/root/CD==\n"}
