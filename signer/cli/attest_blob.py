@@ -44,27 +44,14 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from signer.cli.attest import attestation_from_args
-    from signer.cli.sign import read_key_password, write_bundle_file
+    from signer.cli.sign import sign_options, write_bundle_file
     from signer.cli.sign_blob import file_sha256
-    from signer.cli.trust_source import signing_material
-    from signer.keys import load_private_key
     from signer.output import write_lines
-    from signer.sign import SignOptions, sign_blob, sign_statement
+    from signer.sign import sign_blob, sign_statement
 
     statement = _read_statement(args)
     attestation = None if statement else attestation_from_args(args)
-    key = load_private_key(args.key, read_key_password) if args.key else None
-    # a key signature without a log entry checks nothing against a trusted root
-    trust, config = signing_material(
-        args.trusted_root, args.signing_config,
-        services_named=bool(args.fulcio_url or args.rekor_url),
-        needs_trust=key is None or args.tlog_upload, ca_bundle=args.ca_bundle)
-    options = SignOptions(
-        key=key, identity_token=args.identity_token, fulcio_url=args.fulcio_url,
-        rekor_url=args.rekor_url, timestamp_server_url=args.timestamp_server_url,
-        signing_config=config, trusted_root=trust,
-        tlog_upload=args.tlog_upload, ca_bundle=args.ca_bundle, signature_format="bundle",
-        attestation=attestation)
+    options = sign_options(args, signature_format="bundle", attestation=attestation)
     if statement:
         signed = sign_statement(statement[0], statement[1], options)
     else:

@@ -87,12 +87,13 @@ def run(args: argparse.Namespace) -> int:
                           rekor_lookups=not args.offline)
     insecure = [h for h in args.insecure_registry if h != "*"]
     if "*" in args.insecure_registry:
+        from signer.errors import Error
         from signer.reference import parse_reference
 
         for use in uses:
             try:
                 insecure.append(parse_reference(use.reference).registry)
-            except Exception:  # noqa: S112 - invalid references are reported by evaluate
+            except Error:  # an invalid reference is reported by evaluate
                 continue
     with RegistryClient(insecure=insecure, ca_bundle=args.ca_bundle) as client:
         results = evaluate(client, policy, uses, options)

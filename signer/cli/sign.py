@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from signer.attest import Attestation
+    from signer.sign import SignOptions
 
 
 def _bool(text: str) -> bool:
@@ -193,18 +194,36 @@ def run(args: argparse.Namespace) -> int:
     return sign_and_report(args, _signature_format(args))
 
 
+
+def sign_options(args: argparse.Namespace, **extra: Any) -> SignOptions:
+    """The signing options every signing command shares (key, identity token, service
+    URLs, trusted root and signing config, log upload, CA bundle), plus ``extra``."""
+    from signer.cli.trust_source import signing_material
+    from signer.keys import load_private_key
+    from signer.sign import SignOptions
+
+    key = load_private_key(args.key, read_key_password) if args.key else None
+    # a key signature without a log entry checks nothing against a trusted root
+    trust, config = signing_material(
+        args.trusted_root, args.signing_config,
+        services_named=bool(args.fulcio_url or args.rekor_url),
+        needs_trust=key is None or args.tlog_upload, ca_bundle=args.ca_bundle)
+    return SignOptions(
+        key=key, identity_token=args.identity_token, fulcio_url=args.fulcio_url,
+        rekor_url=args.rekor_url, timestamp_server_url=args.timestamp_server_url,
+        signing_config=config, trusted_root=trust, tlog_upload=args.tlog_upload,
+        ca_bundle=args.ca_bundle, **extra)
+
 def sign_and_report(args: argparse.Namespace, signature_format: str,
                     attestation: Attestation | None = None) -> int:
     """Sign (or, with ``attestation``, attest) every IMAGE in ``signature_format`` and
     report; ``args`` holds the flags of :func:`add_arguments`."""
     import json
 
-    from signer.cli.trust_source import signing_material
     from signer.errors import UsageError
-    from signer.keys import load_private_key
     from signer.output import write_lines
     from signer.registry.client import RegistryClient
-    from signer.sign import SignOptions, sign_images
+    from signer.sign import sign_images
 
     if args.identity_token and not args.identity_token.startswith("@") \
             and args.identity_token.count(".") == 2:
@@ -215,27 +234,13 @@ def sign_and_report(args: argparse.Namespace, signature_format: str,
     if args.bundle and (len(images) != 1 or args.recursive or signature_format == "legacy"):
         raise UsageError("--bundle writes one image's bundle: give one image, without "
                          "--recursive, and a format that includes the bundle")
-    key = load_private_key(args.key, read_key_password) if args.key else None
-    # a key signature without a log entry checks nothing against a trusted root
-    trust, config = signing_material(
-        args.trusted_root, args.signing_config,
-        services_named=bool(args.fulcio_url or args.rekor_url),
-        needs_trust=args.key is None or args.tlog_upload, ca_bundle=args.ca_bundle)
-    options = SignOptions(
-        key=key,
-        identity_token=args.identity_token,
-        fulcio_url=args.fulcio_url,
-        rekor_url=args.rekor_url,
-        timestamp_server_url=args.timestamp_server_url,
-        signing_config=config,
+    options = sign_options(
+        args,
         signature_format=signature_format,
-        trusted_root=trust,
         annotations=dict(args.annotations),
-        tlog_upload=args.tlog_upload,
         recursive=args.recursive,
         signature_repository=(args.signature_repository
                               or os.environ.get("COSIGN_REPOSITORY") or None),
-        ca_bundle=args.ca_bundle,
         attestation=attestation,
     )
     with RegistryClient(insecure=tuple(args.insecure_registry),

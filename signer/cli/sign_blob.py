@@ -53,29 +53,11 @@ def run(args: argparse.Namespace) -> int:
     """Sign FILE and write the bundle."""
     import sys
 
-    from signer.cli.sign import read_key_password, write_bundle_file
-    from signer.cli.trust_source import signing_material
-    from signer.keys import load_private_key
-    from signer.sign import SignOptions, sign_blob
+    from signer.cli.sign import sign_options, write_bundle_file
+    from signer.sign import sign_blob
 
     sha256 = file_sha256(args.file)
-    key = load_private_key(args.key, read_key_password) if args.key else None
-    # a key signature without a log entry checks nothing against a trusted root
-    trust, config = signing_material(
-        args.trusted_root, args.signing_config,
-        services_named=bool(args.fulcio_url or args.rekor_url),
-        needs_trust=key is None or args.tlog_upload, ca_bundle=args.ca_bundle)
-    options = SignOptions(
-        key=key,
-        identity_token=args.identity_token,
-        fulcio_url=args.fulcio_url,
-        rekor_url=args.rekor_url,
-        timestamp_server_url=args.timestamp_server_url,
-        signing_config=config,
-        trusted_root=trust,
-        tlog_upload=args.tlog_upload,
-        ca_bundle=args.ca_bundle,
-    )
+    options = sign_options(args)
     signed = sign_blob(sha256, options)
     write_bundle_file(args.bundle, signed.data)
     index = f" (tlog entry index {signed.log_index})" if signed.log_index is not None else ""

@@ -23,10 +23,8 @@ MAX_YAML_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 100
 MAX_NODES = 500_000
 
-try:  # libyaml's parser when built in (several times faster), else the pure one
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
+#: libyaml's parser when PyYAML was built with it (several times faster), else the pure one
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class YamlError(InputError):
